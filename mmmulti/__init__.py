@@ -1,0 +1,10 @@
+"""mmmulti: object detection from several expert readers on MMDetection.
+
+Importing the package registers every component in the ``mmmulti`` scope
+(``custom_imports=dict(imports=['mmmulti'])`` in a config does this).
+"""
+from .version import __version__  # noqa: F401
+from . import utils  # noqa: F401,E402  (checkpoint allowlist must be set up early)
+from . import fusion, datasets, models, evaluation, engine  # noqa: F401,E402
+
+__all__ = ['__version__']

@@ -1,0 +1,60 @@
+"""Registries of the ``mmmulti`` scope.
+
+Each is a child of mmdet's registry of the same kind, so with
+``default_scope='mmmulti'`` a config builds mmmulti components first and falls
+back to mmdet's (and, through mmdet, mmengine's). ``FUSION_METHODS`` is new: it
+holds the truth-inference aggregators (WBF, majority vote, ...), which are pure
+numpy and need no model.
+"""
+from mmdet.registry import DATA_SAMPLERS as MMDET_DATA_SAMPLERS
+from mmdet.registry import DATASETS as MMDET_DATASETS
+from mmdet.registry import EVALUATOR as MMDET_EVALUATOR
+from mmdet.registry import HOOKS as MMDET_HOOKS
+from mmdet.registry import LOOPS as MMDET_LOOPS
+from mmdet.registry import METRICS as MMDET_METRICS
+from mmdet.registry import MODEL_WRAPPERS as MMDET_MODEL_WRAPPERS
+from mmdet.registry import MODELS as MMDET_MODELS
+from mmdet.registry import OPTIM_WRAPPERS as MMDET_OPTIM_WRAPPERS
+from mmdet.registry import OPTIMIZERS as MMDET_OPTIMIZERS
+from mmdet.registry import PARAM_SCHEDULERS as MMDET_PARAM_SCHEDULERS
+from mmdet.registry import TASK_UTILS as MMDET_TASK_UTILS
+from mmdet.registry import TRANSFORMS as MMDET_TRANSFORMS
+from mmdet.registry import VISBACKENDS as MMDET_VISBACKENDS
+from mmdet.registry import VISUALIZERS as MMDET_VISUALIZERS
+from mmengine.registry import Registry
+
+SCOPE = 'mmmulti'
+
+DATASETS = Registry('dataset', parent=MMDET_DATASETS, scope=SCOPE,
+                    locations=['mmmulti.datasets'])
+DATA_SAMPLERS = Registry('data sampler', parent=MMDET_DATA_SAMPLERS, scope=SCOPE,
+                         locations=['mmmulti.datasets'])
+TRANSFORMS = Registry('transform', parent=MMDET_TRANSFORMS, scope=SCOPE,
+                      locations=['mmmulti.datasets.transforms'])
+MODELS = Registry('model', parent=MMDET_MODELS, scope=SCOPE,
+                  locations=['mmmulti.models'])
+MODEL_WRAPPERS = Registry('model_wrapper', parent=MMDET_MODEL_WRAPPERS, scope=SCOPE,
+                          locations=['mmmulti.models'])
+TASK_UTILS = Registry('task util', parent=MMDET_TASK_UTILS, scope=SCOPE,
+                      locations=['mmmulti.models'])
+HOOKS = Registry('hook', parent=MMDET_HOOKS, scope=SCOPE,
+                 locations=['mmmulti.engine'])
+LOOPS = Registry('loop', parent=MMDET_LOOPS, scope=SCOPE,
+                 locations=['mmmulti.engine'])
+OPTIMIZERS = Registry('optimizer', parent=MMDET_OPTIMIZERS, scope=SCOPE,
+                      locations=['mmmulti.engine'])
+OPTIM_WRAPPERS = Registry('optim_wrapper', parent=MMDET_OPTIM_WRAPPERS, scope=SCOPE,
+                          locations=['mmmulti.engine'])
+PARAM_SCHEDULERS = Registry('parameter scheduler', parent=MMDET_PARAM_SCHEDULERS,
+                            scope=SCOPE, locations=['mmmulti.engine'])
+METRICS = Registry('metric', parent=MMDET_METRICS, scope=SCOPE,
+                   locations=['mmmulti.evaluation'])
+EVALUATOR = Registry('evaluator', parent=MMDET_EVALUATOR, scope=SCOPE,
+                     locations=['mmmulti.evaluation'])
+VISBACKENDS = Registry('vis_backend', parent=MMDET_VISBACKENDS, scope=SCOPE,
+                       locations=['mmmulti.visualization'])
+VISUALIZERS = Registry('visualizer', parent=MMDET_VISUALIZERS, scope=SCOPE,
+                       locations=['mmmulti.visualization'])
+
+# Truth inference: readers' boxes -> fused boxes with agreement confidences.
+FUSION_METHODS = Registry('fusion method', scope=SCOPE, locations=['mmmulti.fusion'])

@@ -1,0 +1,39 @@
+"""mmmulti: multi-reader object detection (truth inference + EARL) on MMDetection."""
+from setuptools import find_packages, setup
+
+
+def version() -> str:
+    ns: dict = {}
+    with open('mmmulti/version.py') as f:
+        exec(f.read(), ns)
+    return ns['__version__']
+
+
+setup(
+    name='mmmulti',
+    version=version(),
+    description='Object detection from several expert readers: truth inference and '
+    'Experts Agreement Re-weighted Loss (EARL) on MMDetection',
+    long_description=open('README.md').read() if __import__('os').path.exists('README.md') else '',
+    long_description_content_type='text/markdown',
+    packages=find_packages(include=['mmmulti', 'mmmulti.*']),
+    python_requires='>=3.9',
+    install_requires=[
+        # torch and setuptools<70 are installed first by tools/install.sh: torch's own
+        # metadata asks for setuptools>=77 while mmcv's build and mmengine's `mmdet::`
+        # config resolution need pkg_resources (setuptools<70). Listing either here
+        # makes pip backtrack to another torch (a multi-GB CUDA build).
+        'mmengine==0.10.7',
+        'mmcv==2.1.0',
+        'mmdet==3.3.0',
+        'ensemble-boxes>=1.0.9',
+        'pycocotools>=2.0.7',
+        'numpy',
+        'tensorboard',
+        'pydicom',
+        'scikit-learn',
+        'matplotlib',
+        'tqdm',
+    ],
+    extras_require={'tests': ['pytest', 'pytest-timeout']},
+)
