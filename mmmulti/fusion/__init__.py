@@ -1,1 +1,4 @@
-"""Package."""
+"""Truth inference: fuse the readers' boxes of each image (pure numpy)."""
+from .base import BaseFusion, FusedBoxes, ImageReads, agreement_confidence
+
+__all__ = ['BaseFusion', 'FusedBoxes', 'ImageReads', 'agreement_confidence']
