@@ -1,1 +1,4 @@
-"""Package."""
+"""Dense heads: YOLOv5."""
+from .yolov5_head import YOLOv5Head
+
+__all__ = ['YOLOv5Head']

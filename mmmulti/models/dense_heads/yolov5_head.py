@@ -1,0 +1,380 @@
+"""YOLOv5 (v6.x / v7.0) detection head and loss on mmdet's ``BaseDenseHead``.
+
+mmdet's ``YOLOV3Head`` assigns one anchor per gt (max IoU, one cell); YOLOv5
+assigns every anchor whose width/height ratio to the gt is below
+``anchor_t`` and adds the two nearest neighbour cells, decodes boxes as
+``xy = 2*sigmoid - 0.5`` and ``wh = (2*sigmoid)^2 * anchor``, and trains
+objectness on the CIoU of the matched prediction. Hence a head of our own.
+
+The loss follows YOLOv5's ``ComputeLoss`` with ``hyp.scratch-low``
+(box 0.05, obj 1.0, cls 0.5, anchor_t 4.0, no label smoothing) and the gain
+scaling of its ``train.py`` (box x 3/nl, cls x C/80 x 3/nl,
+obj x (img/640)^2 x 3/nl). As in YOLOv5 every term is multiplied by the
+batch size, so the loss values are YOLOv5's and the reference lr applies.
+
+EARL hook: :meth:`get_gt_weights` returns one weight per gt box (``None`` in
+this plain head). When it returns weights, each matched target's box and cls
+loss, and the objectness BCE at its cell, is multiplied by its gt's weight
+(for the terms listed in ``earl_terms``); unmatched cells keep weight 1.
+With all weights 1 the loss equals the plain head's loss bit for bit.
+"""
+import math
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from mmdet.models.dense_heads.base_dense_head import BaseDenseHead
+from mmdet.structures.bbox import get_box_tensor
+from mmdet.utils import InstanceList, OptConfigType, OptInstanceList, OptMultiConfig
+from mmengine.config import ConfigDict
+from mmengine.structures import InstanceData
+from torch import Tensor
+
+from mmmulti.registry import MODELS
+from ..backbones.yolov5_csp_darknet import yolov5_channels
+
+# YOLOv5's default anchors (pixels at 640 px input) for strides 8, 16, 32.
+YOLOV5_ANCHORS = [[(10, 13), (16, 30), (33, 23)],
+                  [(30, 61), (62, 45), (59, 119)],
+                  [(116, 90), (156, 198), (373, 326)]]
+
+
+def bbox_ciou_xywh(box1: Tensor, box2: Tensor, eps: float = 1e-7) -> Tensor:
+    """Complete IoU of paired (cx, cy, w, h) boxes, YOLOv5's formula.
+
+    mmdet's ``ciou_loss`` gates the aspect term with ``iou > 0.5``; YOLOv5
+    does not, so the formula is written out here. Returns shape (n,).
+    """
+    (x1, y1, w1, h1), (x2, y2, w2, h2) = box1.unbind(-1), box2.unbind(-1)
+    b1_x1, b1_x2, b1_y1, b1_y2 = x1 - w1 / 2, x1 + w1 / 2, y1 - h1 / 2, y1 + h1 / 2
+    b2_x1, b2_x2, b2_y1, b2_y2 = x2 - w2 / 2, x2 + w2 / 2, y2 - h2 / 2, y2 + h2 / 2
+    inter = (torch.min(b1_x2, b2_x2) - torch.max(b1_x1, b2_x1)).clamp(0) * \
+            (torch.min(b1_y2, b2_y2) - torch.max(b1_y1, b2_y1)).clamp(0)
+    union = w1 * h1 + w2 * h2 - inter + eps
+    iou = inter / union
+    cw = torch.max(b1_x2, b2_x2) - torch.min(b1_x1, b2_x1)  # enclosing box
+    ch = torch.max(b1_y2, b2_y2) - torch.min(b1_y1, b2_y1)
+    c2 = cw ** 2 + ch ** 2 + eps
+    rho2 = ((b2_x1 + b2_x2 - b1_x1 - b1_x2) ** 2 + (b2_y1 + b2_y2 - b1_y1 - b1_y2) ** 2) / 4
+    v = (4 / math.pi ** 2) * torch.pow(torch.atan(w2 / h2) - torch.atan(w1 / h1), 2)
+    with torch.no_grad():
+        alpha = v / (v - iou + (1 + eps))
+    return iou - (rho2 / c2 + v * alpha)
+
+
+@MODELS.register_module()
+class YOLOv5Head(BaseDenseHead):
+    """YOLOv5 head: one 1x1 conv per level giving ``(5 + C) * A`` channels.
+
+    Args:
+        num_classes: number of object classes C.
+        in_channels: per-level input widths *before* ``widen_factor``
+            (256, 512, 1024 as in the neck).
+        widen_factor: width multiplier of the model size (n 0.25 ... x 1.25).
+        anchors: per level, A anchors as (w, h) in input pixels.
+        strides: level strides in pixels.
+        anchor_t: max width/height ratio between a gt and a matched anchor.
+        neighbour_offset: YOLOv5's ``g``: a gt centre closer than this to a
+            cell edge also trains the neighbour cell across that edge.
+        obj_level_weights: objectness balance per level; default YOLOv5's
+            [4.0, 1.0, 0.4] for 3 levels ([4.0, 1.0, 0.25, 0.06, 0.02] else).
+        loss_weights: ``hyp`` gains ``box``, ``obj``, ``cls`` before scaling.
+        train_size: training image size used by the obj gain (img/640)^2.
+        iou_target_ratio: YOLOv5's ``gr``: obj target = (1-gr) + gr * IoU.
+        label_smoothing: eps of YOLOv5's ``smooth_BCE``.
+    """
+
+    def __init__(self,
+                 num_classes: int,
+                 in_channels: Sequence[int] = (256, 512, 1024),
+                 widen_factor: float = 1.0,
+                 anchors: Sequence[Sequence[Tuple[float, float]]] = YOLOV5_ANCHORS,
+                 strides: Sequence[int] = (8, 16, 32),
+                 anchor_t: float = 4.0,
+                 neighbour_offset: float = 0.5,
+                 obj_level_weights: Optional[Sequence[float]] = None,
+                 loss_weights: Optional[Dict[str, float]] = None,
+                 train_size: int = 640,
+                 iou_target_ratio: float = 1.0,
+                 label_smoothing: float = 0.0,
+                 train_cfg: OptConfigType = None,
+                 test_cfg: OptConfigType = None,
+                 init_cfg: OptMultiConfig = None) -> None:
+        super().__init__(init_cfg=init_cfg)
+        if not (len(in_channels) == len(anchors) == len(strides)):
+            raise ValueError('YOLOv5Head: in_channels, anchors and strides need one '
+                             f'entry per level, got {len(in_channels)}, '
+                             f'{len(anchors)}, {len(strides)}')
+        if len({len(a) for a in anchors}) != 1:
+            raise ValueError('YOLOv5Head: every level needs the same number of anchors')
+        self.num_classes = num_classes
+        self.num_levels = len(strides)
+        self.num_base_priors = len(anchors[0])
+        self.num_out = 5 + num_classes
+        self.strides = [int(s) for s in strides]
+        self.in_channels = [yolov5_channels(c, widen_factor) for c in in_channels]
+        self.register_buffer('anchors_px', torch.tensor(anchors, dtype=torch.float32),
+                             persistent=False)  # (nl, na, 2)
+        self.anchor_t = anchor_t
+        self.neighbour_offset = neighbour_offset
+        if obj_level_weights is None:
+            obj_level_weights = [4.0, 1.0, 0.4] if self.num_levels == 3 \
+                else [4.0, 1.0, 0.25, 0.06, 0.02][:self.num_levels]
+        if len(obj_level_weights) != self.num_levels:
+            raise ValueError(f'YOLOv5Head: obj_level_weights {obj_level_weights} '
+                             f'needs {self.num_levels} entries')
+        self.obj_level_weights = list(obj_level_weights)
+        hyp = dict(box=0.05, obj=1.0, cls=0.5)
+        hyp.update(loss_weights or {})
+        scale = 3.0 / self.num_levels
+        self.box_gain = hyp['box'] * scale
+        self.cls_gain = hyp['cls'] * num_classes / 80 * scale
+        self.obj_gain = hyp['obj'] * (train_size / 640) ** 2 * scale
+        self.iou_target_ratio = iou_target_ratio
+        self.cls_pos = 1.0 - 0.5 * label_smoothing
+        self.cls_neg = 0.5 * label_smoothing
+        self.train_cfg = train_cfg
+        self.test_cfg = test_cfg
+        # EARL contract (see module docstring); subclasses override the hook.
+        self.earl_terms = {'cls', 'box', 'obj'}
+        self.earl_normalize: Optional[str] = None
+
+        self.convs_pred = nn.ModuleList(
+            nn.Conv2d(c, self.num_base_priors * self.num_out, 1) for c in self.in_channels)
+        self._init_pred_bias()
+
+    # ------------------------------------------------------------------ init
+    def _init_pred_bias(self) -> None:
+        """YOLOv5's prior bias: ~8 objects per 640 image, cls prob ~0.6/C."""
+        for conv, stride in zip(self.convs_pred, self.strides):
+            b = conv.bias.data.view(self.num_base_priors, -1)
+            b[:, :4] = 0.0
+            b[:, 4] = math.log(8 / (640 / stride) ** 2)
+            b[:, 5:] = math.log(0.6 / (self.num_classes - 0.99999))
+
+    def init_weights(self) -> None:
+        super().init_weights()
+        self._init_pred_bias()
+
+    # --------------------------------------------------------------- forward
+    def forward(self, x: Tuple[Tensor, ...]) -> Tuple[List[Tensor]]:
+        if len(x) != self.num_levels:
+            raise ValueError(f'YOLOv5Head: got {len(x)} feature maps, '
+                             f'expected {self.num_levels}')
+        return ([conv(f) for conv, f in zip(self.convs_pred, x)], )
+
+    def _to_grid(self, pred: Tensor) -> Tensor:
+        """(B, A*(5+C), H, W) -> (B, A, H, W, 5+C), YOLOv5's layout."""
+        b, _, h, w = pred.shape
+        return pred.view(b, self.num_base_priors, self.num_out, h, w).permute(0, 1, 3, 4, 2)
+
+    # ------------------------------------------------------------ EARL hook
+    def get_gt_weights(self, batch_gt_instances: InstanceList) -> Optional[List[Tensor]]:
+        """Per-image, per-gt loss weights; ``None`` = plain YOLOv5 (weight 1)."""
+        return None
+
+    # ----------------------------------------------------------------- loss
+    def _build_targets(self, pred_maps: Sequence[Tensor], targets: Tensor) -> list:
+        """YOLOv5's ``build_targets``; targets rows are (img, cls, cx, cy, w, h, gt)
+        in input pixels. Returns per level (img, anchor, gj, gi), box (offset
+        xy in the cell, wh in grid units), class, anchor wh, global gt index.
+        """
+        na, nt = self.num_base_priors, targets.shape[0]
+        device = targets.device
+        g = self.neighbour_offset
+        off = torch.tensor([[0, 0], [1, 0], [0, 1], [-1, 0], [0, -1]],
+                           device=device, dtype=torch.float32) * g
+        ai = torch.arange(na, device=device, dtype=torch.float32).view(na, 1).repeat(1, nt)
+        all_t = torch.cat((targets.repeat(na, 1, 1), ai[..., None]), 2)  # (na, nt, 8)
+        levels = []
+        for i, pred in enumerate(pred_maps):
+            h, w = pred.shape[-2:]
+            stride = self.strides[i]
+            anchors = self.anchors_px[i] / stride
+            t = all_t.clone()
+            t[..., 2:6] /= stride
+            if nt:
+                r = t[..., 4:6] / anchors[:, None]
+                keep = torch.max(r, 1 / r).max(2)[0] < self.anchor_t
+                t = t[keep]
+                gxy = t[:, 2:4]
+                gxi = torch.tensor([w, h], device=device, dtype=gxy.dtype) - gxy
+                j, k = ((gxy % 1 < g) & (gxy > 1)).T
+                l, m = ((gxi % 1 < g) & (gxi > 1)).T
+                sel = torch.stack((torch.ones_like(j), j, k, l, m))
+                t = t.repeat((5, 1, 1))[sel]
+                offsets = (torch.zeros_like(gxy)[None] + off[:, None])[sel]
+            else:
+                t = all_t[0]
+                offsets = 0
+            b, c = t[:, 0].long(), t[:, 1].long()
+            gxy, gwh = t[:, 2:4], t[:, 4:6]
+            gt_idx, a = t[:, 6].long(), t[:, 7].long()
+            gij = (gxy - offsets).long()
+            gi = gij[:, 0].clamp_(0, w - 1)
+            gj = gij[:, 1].clamp_(0, h - 1)
+            levels.append(dict(indices=(b, a, gj, gi), tbox=torch.cat((gxy - gij, gwh), 1),
+                               tcls=c, anchors=anchors[a], gt_idx=gt_idx))
+        return levels
+
+    def _gt_targets(self, batch_gt_instances: InstanceList, device: torch.device) -> Tensor:
+        rows = []
+        offset = 0
+        for img_id, gt in enumerate(batch_gt_instances):
+            boxes = get_box_tensor(gt.bboxes).to(device=device, dtype=torch.float32)
+            n = boxes.shape[0]
+            if n == 0:
+                continue
+            labels = gt.labels.to(device=device, dtype=torch.float32)
+            cxcy = (boxes[:, :2] + boxes[:, 2:]) / 2
+            wh = boxes[:, 2:] - boxes[:, :2]
+            idx = torch.arange(offset, offset + n, device=device, dtype=torch.float32)
+            img = torch.full((n, ), img_id, device=device, dtype=torch.float32)
+            rows.append(torch.cat([img[:, None], labels[:, None], cxcy, wh, idx[:, None]], 1))
+            offset += n
+        if not rows:
+            return torch.zeros((0, 7), device=device)
+        return torch.cat(rows, 0)
+
+    def _flat_gt_weights(self, batch_gt_instances: InstanceList,
+                         device: torch.device) -> Optional[Tensor]:
+        weights = self.get_gt_weights(batch_gt_instances)
+        if weights is None:
+            return None
+        if len(weights) != len(batch_gt_instances):
+            raise ValueError(f'{type(self).__name__}.get_gt_weights returned '
+                             f'{len(weights)} tensors for {len(batch_gt_instances)} images')
+        for img_id, (w, gt) in enumerate(zip(weights, batch_gt_instances)):
+            if w.numel() != len(gt):
+                raise ValueError(f'{type(self).__name__}.get_gt_weights: image {img_id} '
+                                 f'has {len(gt)} gt boxes but {w.numel()} weights')
+        if not weights:
+            return torch.zeros(0, device=device)
+        return torch.cat([w.reshape(-1) for w in weights]).to(device=device,
+                                                               dtype=torch.float32)
+
+    def loss_by_feat(self,
+                     pred_maps: Sequence[Tensor],
+                     batch_gt_instances: InstanceList,
+                     batch_img_metas: List[dict],
+                     batch_gt_instances_ignore: OptInstanceList = None) -> dict:
+        """YOLOv5 loss: CIoU box, IoU-target objectness BCE, class BCE."""
+        device = pred_maps[0].device
+        batch_size = pred_maps[0].shape[0]
+        targets = self._gt_targets(batch_gt_instances, device)
+        gt_weights = self._flat_gt_weights(batch_gt_instances, device)
+        levels = self._build_targets(pred_maps, targets)
+
+        # per-target weights (EARL); None keeps the plain YOLOv5 arithmetic
+        tgt_weights: List[Optional[Tensor]] = [None] * self.num_levels
+        if gt_weights is not None:
+            tgt_weights = [gt_weights[lv['gt_idx']] for lv in levels]
+            if self.earl_normalize == 'mean':
+                all_w = torch.cat(tgt_weights)
+                if all_w.numel() and all_w.mean() > 0:
+                    mean_w = all_w.mean()
+                    tgt_weights = [w / mean_w for w in tgt_weights]
+            elif self.earl_normalize is not None:
+                raise ValueError(f'{type(self).__name__}: earl_normalize must be None or '
+                                 f"'mean', got {self.earl_normalize!r}")
+
+        def weighted(loss: Tensor, w: Optional[Tensor], term: str) -> Tensor:
+            if w is None or term not in self.earl_terms:
+                return loss
+            return loss * (w if loss.dim() == 1 else w[:, None])
+
+        lbox = torch.zeros(1, device=device)
+        lobj = torch.zeros(1, device=device)
+        lcls = torch.zeros(1, device=device)
+        for i, pred in enumerate(pred_maps):
+            pi = self._to_grid(pred)
+            lv = levels[i]
+            b, a, gj, gi = lv['indices']
+            w = tgt_weights[i]
+            tobj = torch.zeros(pi.shape[:4], dtype=pi.dtype, device=device)
+            obj_w = None
+            n = b.shape[0]
+            if n:
+                ps = pi[b, a, gj, gi]
+                pxy = ps[:, :2].sigmoid() * 2 - 0.5
+                pwh = (ps[:, 2:4].sigmoid() * 2) ** 2 * lv['anchors']
+                iou = bbox_ciou_xywh(torch.cat((pxy, pwh), 1), lv['tbox'])
+                lbox += weighted(1.0 - iou, w, 'box').mean()
+                iou = iou.detach().clamp(0).type(tobj.dtype)
+                if self.iou_target_ratio < 1:
+                    iou = (1.0 - self.iou_target_ratio) + self.iou_target_ratio * iou
+                tobj[b, a, gj, gi] = iou
+                if w is not None and 'obj' in self.earl_terms:
+                    obj_w = torch.ones_like(tobj)
+                    obj_w[b, a, gj, gi] = w
+                if self.num_classes > 1:  # YOLOv5 trains cls only with >1 class
+                    pcls = ps[:, 5:]
+                    t = torch.full_like(pcls, self.cls_neg)
+                    t[torch.arange(n, device=device), lv['tcls']] = self.cls_pos
+                    lcls_i = F.binary_cross_entropy_with_logits(pcls, t, reduction='none')
+                    lcls += weighted(lcls_i, w, 'cls').mean()
+            lobj_i = F.binary_cross_entropy_with_logits(pi[..., 4], tobj, reduction='none')
+            if obj_w is not None:
+                lobj_i = lobj_i * obj_w
+            lobj += lobj_i.mean() * self.obj_level_weights[i]
+
+        return dict(loss_box=(lbox * self.box_gain * batch_size).squeeze(0),
+                    loss_obj=(lobj * self.obj_gain * batch_size).squeeze(0),
+                    loss_cls=(lcls * self.cls_gain * batch_size).squeeze(0))
+
+    # -------------------------------------------------------------- predict
+    def _decode(self, pred_maps: Sequence[Tensor]) -> Tensor:
+        """All levels -> (B, N, 5 + C): xyxy pixels, obj prob, cls probs."""
+        outs = []
+        for i, pred in enumerate(pred_maps):
+            p = self._to_grid(pred).sigmoid()
+            _, _, h, w, _ = p.shape
+            yv, xv = torch.meshgrid(torch.arange(h, device=p.device, dtype=p.dtype),
+                                    torch.arange(w, device=p.device, dtype=p.dtype),
+                                    indexing='ij')
+            grid = torch.stack((xv, yv), -1)  # (H, W, 2)
+            xy = (p[..., :2] * 2 - 0.5 + grid) * self.strides[i]
+            wh = (p[..., 2:4] * 2) ** 2 * self.anchors_px[i].view(1, -1, 1, 1, 2).to(p.dtype)
+            boxes = torch.cat((xy - wh / 2, xy + wh / 2), -1)
+            outs.append(torch.cat((boxes, p[..., 4:]), -1).flatten(1, 3))
+        return torch.cat(outs, 1)
+
+    def predict_by_feat(self,
+                        pred_maps: Sequence[Tensor],
+                        batch_img_metas: List[dict],
+                        cfg: OptConfigType = None,
+                        rescale: bool = False,
+                        with_nms: bool = True) -> InstanceList:
+        """conf = obj x cls, multi-label above ``score_thr``, class-wise NMS."""
+        cfg = ConfigDict(cfg if cfg is not None else (self.test_cfg or {}))
+        score_thr = cfg.get('score_thr', 0.001)
+        multi_label = cfg.get('multi_label', True)
+        nms_pre = cfg.get('nms_pre', 30000)
+        cfg.setdefault('nms', dict(type='nms', iou_threshold=0.6))
+        cfg.setdefault('max_per_img', 300)
+        decoded = self._decode(pred_maps)
+        results_list = []
+        for det, img_meta in zip(decoded, batch_img_metas):
+            det = det[det[:, 4] > score_thr]  # YOLOv5's objectness candidates
+            scores_all = det[:, 4:5] * det[:, 5:]
+            if multi_label:
+                idx, labels = (scores_all > score_thr).nonzero(as_tuple=True)
+                scores = scores_all[idx, labels]
+            else:
+                scores, labels = scores_all.max(1)
+                idx = (scores > score_thr).nonzero(as_tuple=True)[0]
+                scores, labels = scores[idx], labels[idx]
+            if scores.numel() > nms_pre:
+                scores, top = scores.topk(nms_pre)
+                idx, labels = idx[top], labels[top]
+            bboxes = det[idx, :4]
+            if 'img_shape' in img_meta:
+                h, w = img_meta['img_shape'][:2]
+                bboxes[:, 0::2] = bboxes[:, 0::2].clamp(0, w)
+                bboxes[:, 1::2] = bboxes[:, 1::2].clamp(0, h)
+            results = InstanceData(bboxes=bboxes, scores=scores, labels=labels)
+            results = self._bbox_post_process(results, cfg, rescale=rescale,
+                                              with_nms=with_nms, img_meta=img_meta)
+            results_list.append(results)
+        return results_list
