@@ -1,1 +1,4 @@
-"""Package."""
+"""Runner glue: CPU/CUDA distributed launch and the tools' config handling."""
+from .launch import setup_distributed  # noqa: F401
+from .runner_setup import (check_data_roots, load_config,  # noqa: F401
+                           prepare_test_cfg, prepare_train_cfg)

@@ -1,0 +1,8 @@
+# End-to-end smoke config: tiny RetinaNet on tiny MED-MNIST, 2 iterations.
+_base_ = [
+    '../_base_/models/retinanet_tiny.py', '../_base_/datasets/med_mnist_tiny.py',
+    '../_base_/schedules/schedule_tiny.py', '../_base_/default_runtime.py'
+]
+default_hooks = dict(checkpoint=dict(interval=1, by_epoch=False),
+                     logger=dict(interval=1))
+log_processor = dict(by_epoch=False)

@@ -1,0 +1,37 @@
+"""Distributed launch on CUDA *and* CPU.
+
+mmengine 0.10.7's pytorch launcher calls ``torch.cuda.set_device``
+unconditionally and its DDP wrapper passes ``device_ids=[LOCAL_RANK]``; both
+fail on a CPU-only torch. When CUDA is absent we initialise a gloo process
+group ourselves before the Runner starts (mmengine then skips its own init) and
+ask for DDP without ``device_ids``. With CUDA, mmengine's nccl path is used.
+"""
+from __future__ import annotations
+
+import os
+
+import torch
+import torch.distributed as dist
+from mmengine.config import Config
+
+
+def setup_distributed(cfg: Config, launcher: str) -> None:
+    """Prepare ``cfg`` (and the process group, on CPU) for ``launcher``."""
+    cfg.launcher = launcher
+    if launcher == 'none' or torch.cuda.is_available():
+        return
+    if launcher != 'pytorch':
+        raise RuntimeError(
+            f'launcher {launcher!r} needs CUDA; on a CPU-only machine use '
+            '--launcher pytorch (tools/dist_train.sh does).')
+    if not dist.is_initialized():
+        dist.init_process_group(backend='gloo')
+    env_cfg = cfg.setdefault('env_cfg', {})
+    env_cfg.setdefault('dist_cfg', {})['backend'] = 'gloo'
+    wrapper = cfg.get('model_wrapper_cfg') or dict(type='MMDistributedDataParallel')
+    wrapper['device_ids'] = None
+    wrapper.setdefault('broadcast_buffers', False)
+    cfg.model_wrapper_cfg = wrapper
+    # One process per core pair at most: avoid oversubscription on CPU.
+    world = int(os.environ.get('WORLD_SIZE', '1'))
+    torch.set_num_threads(max(1, (os.cpu_count() or 1) // world))
