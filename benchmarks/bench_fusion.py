@@ -1,0 +1,134 @@
+"""Speed of WBF truth inference against calling ensemble_boxes directly.
+
+Generates VinDr-CXR-scale synthetic reads in memory (seeded): most images
+have no finding; on the others each reader draws each lesion with some
+probability (jittered), plus a few false positives, so some readers draw
+nothing on an image they read. Times
+
+* baseline: ``ensemble_boxes.weighted_boxes_fusion`` called directly per
+  image (boxes, scores, labels; one list per reader; normalised boxes);
+* ours: ``WBF.fuse_dataset`` (boxes, labels, confidence and agreement),
+
+in the same run, prints both and the ratio, and checks that the fused boxes,
+labels and scores agree exactly.
+
+    python benchmarks/bench_fusion.py --images 15000 --readers 3
+"""
+import argparse
+import time
+import warnings
+
+import numpy as np
+
+from mmmulti.fusion import WBF, ImageReads
+
+
+def synthetic_reads(num_images: int, num_readers: int, seed: int = 0,
+                    abnormal: float = 0.45, lesions: float = 5.0,
+                    p_draw: float = 0.75, p_silent: float = 0.15, fp_rate: float = 0.3,
+                    num_classes: int = 14, size: int = 2048) -> list:
+    """VinDr-like reads: ~45% abnormal images, ~5 lesions each, jittered boxes.
+
+    On an abnormal image each reader says "no finding" with ``p_silent`` (an
+    absent vote), else draws each lesion with ``p_draw``, plus false positives.
+    """
+    rng = np.random.default_rng(seed)
+    readers = [f'R{k + 1}' for k in range(num_readers)]
+    out = []
+    for _ in range(num_images):
+        W = float(size - rng.integers(0, 512))
+        H = float(size - rng.integers(0, 512))
+        boxes, labels, who = [], [], []
+        if rng.random() < abnormal:
+            k = 1 + rng.poisson(lesions - 1)
+            cx, cy = rng.uniform(0.1, 0.9, k) * W, rng.uniform(0.1, 0.9, k) * H
+            bw, bh = rng.uniform(0.03, 0.3, k) * W, rng.uniform(0.03, 0.3, k) * H
+            lab = rng.integers(0, num_classes, k)
+            base = np.stack([cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2], 1)
+            scale = np.stack([bw, bh, bw, bh], 1)
+            for r in readers:
+                if rng.random() < p_silent:
+                    continue
+                drawn = np.nonzero(rng.random(k) < p_draw)[0]
+                jit = rng.normal(0, 0.08, (len(drawn), 4)) * scale[drawn]
+                boxes.extend(base[drawn] + jit)
+                labels.extend(lab[drawn])
+                who.extend([r] * len(drawn))
+                for _ in range(rng.poisson(fp_rate)):
+                    x, y = rng.uniform(0, 0.8) * W, rng.uniform(0, 0.8) * H
+                    boxes.append([x, y, x + rng.uniform(0.05, 0.2) * W,
+                                  y + rng.uniform(0.05, 0.2) * H])
+                    labels.append(rng.integers(0, num_classes))
+                    who.append(r)
+        b = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+        b[:, [0, 2]] = np.clip(b[:, [0, 2]], 0, W)
+        b[:, [1, 3]] = np.clip(b[:, [1, 3]], 0, H)
+        ok = (b[:, 2] > b[:, 0]) & (b[:, 3] > b[:, 1])
+        out.append(ImageReads(b[ok], np.asarray(labels, dtype=np.int64)[ok],
+                              np.asarray(who, dtype=object)[ok], readers, W, H))
+    return out
+
+
+def direct_ensemble_boxes(reads: list, iou_thr: float) -> list:
+    """Baseline: ensemble_boxes per image, one list per reader."""
+    from ensemble_boxes import weighted_boxes_fusion
+    out = []
+    for r in reads:
+        wh = np.array([r.width, r.height, r.width, r.height])
+        bl, sl, ll = [], [], []
+        for reader in r.image_readers:
+            m = r.readers == reader
+            bl.append(r.boxes[m] / wh)
+            sl.append(np.ones(int(m.sum())))
+            ll.append(r.labels[m])
+        out.append(weighted_boxes_fusion(bl, sl, ll, iou_thr=iou_thr, skip_box_thr=0.0,
+                                         conf_type='avg'))
+    return out
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    p.add_argument('--images', type=int, default=15000)
+    p.add_argument('--readers', type=int, default=3)
+    p.add_argument('--iou-thr', type=float, default=0.4)
+    p.add_argument('--workers', type=int, default=1)
+    p.add_argument('--seed', type=int, default=0)
+    args = p.parse_args()
+    warnings.simplefilter('ignore')
+
+    reads = synthetic_reads(args.images, args.readers, args.seed)
+    n_boxes = sum(len(r) for r in reads)
+    silent = sum(len(set(r.image_readers) - set(r.readers.tolist())) for r in reads
+                 if len(r))
+    print(f'{len(reads)} images x {args.readers} readers, {n_boxes} boxes; '
+          f'{silent} absent votes on abnormal images')
+
+    t0 = time.perf_counter()
+    ref = direct_ensemble_boxes(reads, args.iou_thr)
+    t_ref = time.perf_counter() - t0
+
+    method = WBF(iou_thr=args.iou_thr, workers=args.workers, progress=False)
+    t0 = time.perf_counter()
+    ours = method.fuse_dataset(reads)
+    t_ours = time.perf_counter() - t0
+
+    mismatch = 0
+    for r, (b, s, lab), f in zip(reads, ref, ours):
+        wh = np.array([r.width, r.height, r.width, r.height])
+        if not (np.array_equal((b * wh).astype(np.float32), f.boxes)
+                and np.array_equal(lab.astype(np.int64), f.labels)
+                and np.array_equal(s.astype(np.float32), f.scores)
+                and np.array_equal(np.rint(s * len(r.image_readers)), f.agreement)):
+            mismatch += 1
+    n_out = sum(len(f) for f in ours)
+    print(f'ensemble_boxes direct, per image : {t_ref:8.3f} s')
+    print(f'mmmulti WBF.fuse_dataset         : {t_ours:8.3f} s   '
+          f'(workers={method.workers}, {n_out} fused boxes)')
+    print(f'ratio ours / direct              : {t_ours / t_ref:8.3f}  (target <= 1.0)')
+    print(f'images whose output differs      : {mismatch}')
+    if mismatch:
+        raise SystemExit(1)
+
+
+if __name__ == '__main__':
+    main()
