@@ -72,7 +72,8 @@ def evaluate_coco_results(gt: CocoLike,
         no_finding: the VinBigData convention (see
             :mod:`mmmulti.evaluation.no_finding`), e.g. ``dict(enable=True,
             class_id=14)``.
-        cat_ids: categories to evaluate (default: all of the gt).
+        cat_ids: categories to evaluate (default: all of the gt, but the
+            "No finding" category when ``no_finding`` is on).
         img_ids: images to evaluate (default: all of the gt).
         max_dets: detections kept per image (COCO's 100).
 
@@ -90,13 +91,15 @@ def evaluate_coco_results(gt: CocoLike,
         results = load_predictions(results, coco_gt)
     else:
         results = check_results(results, coco_gt)
-    cat_ids = list(coco_gt.getCatIds() if cat_ids is None else cat_ids)
+    nf = parse_no_finding(no_finding)
+    if cat_ids is None:  # every gt category but "No finding" itself
+        cat_ids = [c for c in coco_gt.getCatIds() if nf is None or c != nf.class_id]
+    cat_ids = list(cat_ids)
     img_ids = list(coco_gt.getImgIds() if img_ids is None else img_ids)
     unknown = [c for c in cat_ids if c not in coco_gt.cats]
     if unknown:
         raise ValueError(f'cat_ids {unknown} are not categories of the ground truth')
 
-    nf = parse_no_finding(no_finding)
     if nf is not None:
         coco_gt = add_no_finding_gt(coco_gt, nf, cat_ids, img_ids)
         results = results + no_finding_predictions(results, nf, cat_ids, img_ids)
