@@ -1,0 +1,13 @@
+# YOLOv5-S trained with EARL on WBF-fused MED-MNIST (the paper's method).
+# Truth inference: WBF (iou 0.4) once at load time; each fused box's confidence
+# (the readers' agreement) multiplies its targets' losses (EARL).
+_base_ = [
+    './_base_/models/yolov5_s.py', './_base_/datasets/med_mnist.py',
+    './_base_/schedules/schedule_sgd_onecycle_50e.py', './_base_/default_runtime.py'
+]
+model = dict(bbox_head=dict(
+    type='EARL', head_type='YOLOv5Head', num_classes=10,
+    earl=dict(weight_mode='fraction', terms=('cls', 'box', 'obj'), normalize=None)))
+train_dataloader = dict(dataset=dict(
+    fusion=dict(_delete_=True, type='WBF', iou_thr=0.4, skip_box_thr=0.0, conf_type='avg')))
+default_hooks = dict(checkpoint=dict(save_best='coco/map_40', rule='greater'))
