@@ -1,0 +1,8 @@
+# YOLOv5-N (v6.x / v7.0): deepen_factor 0.33, widen_factor 0.25.
+_base_ = './yolov5_s.py'
+deepen_factor = 0.33
+widen_factor = 0.25
+model = dict(
+    backbone=dict(deepen_factor=deepen_factor, widen_factor=widen_factor),
+    neck=dict(deepen_factor=deepen_factor, widen_factor=widen_factor),
+    bbox_head=dict(widen_factor=widen_factor))
