@@ -1,0 +1,47 @@
+# Shared by the CPU scales (quick, mini): small images, YOLOv5-n, short one-cycle.
+# Not a full config: tools/run_protocol.py merges `cfg.common` and `cfg.<detector>`
+# into each arm's experiment config (configs/earl_yolo.py, configs/baseline_yolo.py...).
+img_size = 128
+epochs = 12  # quick; mini overrides train_cfg and the checkpoint interval
+batch_size = 8
+_scale = (img_size, img_size)
+_train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadAnnotations', with_bbox=True),
+    dict(type='Resize', scale=_scale, keep_ratio=True),
+    dict(type='Pad', size=_scale, pad_val=dict(img=(114, 114, 114))),
+    dict(type='PackDetInputs'),
+]
+_test_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='Resize', scale=_scale, keep_ratio=True),
+    dict(type='Pad', size=_scale, pad_val=dict(img=(114, 114, 114))),
+    dict(type='LoadAnnotations', with_bbox=True),
+    dict(type='PackDetInputs',
+         meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor')),
+]
+_loader = dict(num_workers=0, persistent_workers=False)
+cfg = dict(
+    common=dict(
+        train_dataloader=dict(batch_size=batch_size, **_loader,
+                              dataset=dict(pipeline=_train_pipeline)),
+        val_dataloader=dict(batch_size=16, **_loader, dataset=dict(pipeline=_test_pipeline)),
+        test_dataloader=dict(batch_size=16, **_loader, dataset=dict(pipeline=_test_pipeline)),
+        train_cfg=dict(max_epochs=epochs, val_interval=epochs),
+        # A from-scratch run this short needs YOLOv5's usual peak LR (0.01), not the
+        # paper's 1e-3 (which it used for 50 epochs at 640 px).
+        optim_wrapper=dict(optimizer=dict(lr=0.01)),
+        param_scheduler=[dict(type='OneCycleLR', eta_max=0.01, pct_start=0.15,
+                              anneal_strategy='cos', div_factor=25.0,
+                              final_div_factor=100.0, by_epoch=False,
+                              convert_to_iter_based=True)],
+        default_hooks=dict(logger=dict(interval=10),
+                           checkpoint=dict(interval=epochs, max_keep_ckpts=1)),
+        visualizer=dict(vis_backends=[dict(type='LocalVisBackend')]),
+    ),
+    yolo=dict(model=dict(
+        backbone=dict(deepen_factor=0.33, widen_factor=0.25),
+        neck=dict(deepen_factor=0.33, widen_factor=0.25),
+        bbox_head=dict(widen_factor=0.25, train_size=img_size))),
+)
+ensemble = dict(iou_thr=0.4, skip_box_thr=0.0, conf_type='avg')

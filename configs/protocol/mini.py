@@ -1,0 +1,8 @@
+# MED-MNIST-mini protocol on CPU: baseline vs WBF + EARL (add arms with --arms),
+# YOLOv5-n at 128 px; one seed <= 45 min on 2 CPU cores.
+_base_ = './_cpu_overrides.py'
+data = dict(num_train=1000, num_val=200, num_test=300, img_size=128, seed=0)
+arms = ['baseline', 'wbf_earl']
+seeds = [0]
+cfg = dict(common=dict(train_cfg=dict(max_epochs=20, val_interval=20),
+                       default_hooks=dict(checkpoint=dict(interval=20))))

@@ -1,0 +1,66 @@
+"""The paper's comparison arms, as configs plus overrides.
+
+An arm is one way of turning the readers' boxes into a detector: the
+all-boxes baseline, one model per single reader, the readers ensemble (the
+single-reader models' predictions fused with WBF), and EARL on WBF or on
+reliability-weighted WBF fusion.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Sequence
+
+
+@dataclass(frozen=True)
+class Arm:
+    """One arm of the protocol.
+
+    ``config`` is an experiment config name under ``configs/`` with ``{det}``
+    standing for the detector (``yolo``, ``efficientdet_d3``...); ``overrides``
+    are merged into it. An ensemble arm trains nothing: it fuses the
+    predictions of ``members``.
+    """
+    name: str
+    config: Optional[str] = None
+    overrides: Dict = field(default_factory=dict)
+    members: Sequence[str] = ()
+
+    @property
+    def is_ensemble(self) -> bool:
+        return bool(self.members)
+
+
+def make_arms(readers: Sequence[str]) -> Dict[str, Arm]:
+    """All arms for a data set whose readers are ``readers``."""
+    arms: Dict[str, Arm] = {
+        'baseline': Arm('baseline', 'baseline_{det}.py'),
+        'wbf_earl': Arm('wbf_earl', 'earl_{det}.py'),
+        'reliability_wbf_earl': Arm(
+            'reliability_wbf_earl', 'earl_{det}.py',
+            {'train_dataloader': {'dataset': {'fusion': {
+                '_delete_': True, 'type': 'ReliabilityWBF', 'iou_thr': 0.4}}}}),
+    }
+    singles: List[str] = []
+    for reader in readers:
+        name = f'single_reader_{reader}'
+        singles.append(name)
+        arms[name] = Arm(name, 'single_reader_{det}.py',
+                         {'train_dataloader': {'dataset': {'readers': [reader]}}})
+    arms['readers_ensemble'] = Arm('readers_ensemble', members=tuple(singles))
+    return arms
+
+
+def expand_arms(names: Sequence[str], arms: Dict[str, Arm]) -> List[Arm]:
+    """Arms to run, in order, with every ensemble's members before it."""
+    out: List[Arm] = []
+    for name in names:
+        if name == 'single_readers':
+            wanted = [a for a in arms if a.startswith('single_reader_')]
+        elif name in arms:
+            wanted = [*arms[name].members, name]
+        else:
+            raise KeyError(f'unknown arm {name!r}; known: {", ".join(arms)}, single_readers')
+        for w in wanted:
+            if arms[w] not in out:
+                out.append(arms[w])
+    return out

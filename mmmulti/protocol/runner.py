@@ -1,0 +1,211 @@
+"""Run the paper's comparison on one data set over several seeds.
+
+Every trained arm goes through the same tools a user runs
+(``tools/train.py``, ``tools/test.py --out``) in a subprocess, so a protocol
+run is reproducible arm by arm from the configs it writes next to its results.
+Predictions are scored with :func:`mmmulti.evaluation.evaluate_coco_results`
+(mAP@0.4 and COCO mAP[.5:.95]); the readers ensemble fuses the single-reader
+models' predictions with WBF.
+"""
+from __future__ import annotations
+
+import json
+import os
+import os.path as osp
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Sequence
+
+from mmengine.config import Config
+
+from .arms import Arm, expand_arms, make_arms
+from .report import write_reports
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+DATASET_CONFIG_DIRS = {'med_mnist': 'configs', 'vindr_cxr': 'configs/vindr'}
+
+
+@dataclass
+class ProtocolSettings:
+    """What one protocol run does (see ``configs/protocol/*.py`` for scales)."""
+    scale_file: str
+    work_dir: str
+    dataset: str = 'med_mnist'
+    detector: str = 'yolo'
+    data_root: Optional[str] = None
+    arms: Optional[Sequence[str]] = None
+    seeds: Optional[Sequence[int]] = None
+    extra_cfg: Dict = field(default_factory=dict)
+
+
+def _log(msg: str) -> None:
+    print(f'[protocol {time.strftime("%H:%M:%S")}] {msg}', flush=True)
+
+
+def _run(cmd: List[str], log_path: str) -> None:
+    """Run a tool, its output to ``log_path``; on failure show the log's tail."""
+    env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get('PYTHONPATH', ''))
+    with open(log_path, 'w') as log:
+        proc = subprocess.run(cmd, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env=env)
+    if proc.returncode != 0:
+        tail = open(log_path).read()[-3000:]
+        raise RuntimeError(f'{" ".join(cmd)} failed (exit {proc.returncode}); '
+                           f'log {log_path}:\n{tail}')
+
+
+def _data_overrides(root: str, test_ann: str, val_ann: str) -> Dict:
+    root = root.rstrip('/') + '/'
+    return {
+        'train_dataloader': {'dataset': {'data_root': root}},
+        'val_dataloader': {'dataset': {'data_root': root}},
+        'test_dataloader': {'dataset': {'data_root': root}},
+        'val_evaluator': {'ann_file': root + val_ann},
+        'test_evaluator': {'ann_file': root + test_ann},
+    }
+
+
+def _checkpoint(work_dir: str) -> str:
+    """The best-on-val checkpoint when the config saves one, else the last."""
+    best = sorted(f for f in os.listdir(work_dir) if f.startswith('best_') and f.endswith('.pth'))
+    if best:
+        return osp.join(work_dir, best[-1])
+    with open(osp.join(work_dir, 'last_checkpoint')) as f:
+        return f.read().strip()
+
+
+class ProtocolRunner:
+    """Trains, tests and scores each arm for each seed; writes the reports."""
+
+    def __init__(self, settings: ProtocolSettings):
+        self.s = settings
+        self.scale = Config.fromfile(settings.scale_file)
+        self.name = osp.splitext(osp.basename(settings.scale_file))[0]
+        self.data_root = settings.data_root or self.scale.get(
+            'data_root', f'data/{settings.dataset}_{self.name}')
+        self.seeds = list(settings.seeds if settings.seeds is not None else self.scale.seeds)
+        os.makedirs(settings.work_dir, exist_ok=True)
+
+    # -- data -----------------------------------------------------------------
+    def prepare_data(self) -> None:
+        """Generate MED-MNIST at this scale unless it is already there."""
+        ann = self.scale.get('annotations', {})
+        test_json = osp.join(self.data_root, ann.get('test', 'annotations/test.json'))
+        if osp.isfile(test_json):
+            _log(f'data: using {self.data_root}')
+            return
+        if self.s.dataset != 'med_mnist':
+            raise FileNotFoundError(
+                f'{test_json} not found: convert {self.s.dataset} first (README, "Data")')
+        from mmmulti.simulation import make_med_mnist
+        _log(f'data: generating MED-MNIST into {self.data_root} ({dict(self.scale.data)})')
+        make_med_mnist(self.data_root, **self.scale.data)
+
+    def readers(self) -> List[str]:
+        ann = self.scale.get('annotations', {})
+        train = osp.join(self.data_root,
+                         ann.get('train', 'annotations/train_multi_reader.json'))
+        with open(train) as f:
+            data = json.load(f)
+        found = {r for im in data['images'] for r in im.get('readers', [])}
+        found |= {a['reader'] for a in data['annotations'] if 'reader' in a}
+        return sorted(found)
+
+    # -- arms -----------------------------------------------------------------
+    def arm_config(self, arm: Arm, seed: int, work_dir: str) -> str:
+        """Write the merged config of ``arm`` for ``seed``; return its path."""
+        cfg_dir = DATASET_CONFIG_DIRS[self.s.dataset]
+        path = osp.join(REPO, cfg_dir, arm.config.format(det=self.s.detector))
+        cfg = Config.fromfile(path)
+        ann = self.scale.get('annotations', {})
+        cfg.merge_from_dict(self.scale.get('cfg', {}).get(self.s.detector, {}))
+        cfg.merge_from_dict(self.scale.get('cfg', {}).get('common', {}))
+        cfg.merge_from_dict(arm.overrides)
+        cfg.merge_from_dict(_data_overrides(
+            osp.abspath(self.data_root), ann.get('test', 'annotations/test.json'),
+            ann.get('val', 'annotations/val.json')))
+        cfg.merge_from_dict(self.s.extra_cfg)
+        cfg.randomness = dict(seed=seed)
+        cfg.work_dir = work_dir
+        out = osp.join(work_dir, f'{arm.name}.py')
+        os.makedirs(work_dir, exist_ok=True)
+        cfg.dump(out)
+        return out
+
+    def run_trained_arm(self, arm: Arm, seed: int) -> Dict:
+        work_dir = osp.abspath(osp.join(self.s.work_dir, f'seed{seed}', arm.name))
+        preds = osp.join(work_dir, 'predictions.pkl')
+        t0 = time.time()
+        if not osp.isfile(preds):
+            config = self.arm_config(arm, seed, work_dir)
+            _log(f'seed {seed} {arm.name}: training ({osp.relpath(config, REPO)}; '
+                 f'log {osp.relpath(work_dir, REPO)}/train.log)')
+            _run([sys.executable, 'tools/train.py', config, '--work-dir', work_dir],
+                 osp.join(work_dir, 'train.log'))
+            _log(f'seed {seed} {arm.name}: testing')
+            _run([sys.executable, 'tools/test.py', config, _checkpoint(work_dir),
+                  '--work-dir', work_dir, '--out', preds], osp.join(work_dir, 'test.log'))
+        else:
+            _log(f'seed {seed} {arm.name}: reusing {osp.relpath(preds, REPO)}')
+        return dict(predictions=preds, train_seconds=round(time.time() - t0, 1))
+
+    def run_ensemble_arm(self, arm: Arm, seed: int, member_preds: Dict[str, str]) -> Dict:
+        from mmmulti.evaluation.ensemble import ensemble_predictions
+        from mmmulti.evaluation.predictions import (dump_predictions, image_sizes,
+                                                     load_coco_gt, load_predictions)
+        gt = load_coco_gt(self.test_ann())
+        sets = [load_predictions(member_preds[m], gt) for m in arm.members]
+        fused = ensemble_predictions(sets, image_sizes(gt), **self.scale.get('ensemble', {}))
+        out = osp.join(self.s.work_dir, f'seed{seed}', arm.name, 'predictions.json')
+        os.makedirs(osp.dirname(out), exist_ok=True)
+        dump_predictions(fused, out)
+        _log(f'seed {seed} {arm.name}: fused {len(arm.members)} readers\' models with WBF')
+        return dict(predictions=out, train_seconds=0.0)
+
+    def test_ann(self) -> str:
+        ann = self.scale.get('annotations', {})
+        return osp.join(self.data_root, ann.get('test', 'annotations/test.json'))
+
+    def score(self, predictions: str) -> Dict[str, float]:
+        from mmmulti.evaluation import evaluate_coco_results
+        from mmmulti.evaluation.predictions import load_coco_gt, load_predictions
+        gt = load_coco_gt(self.test_ann())
+        nf = self.scale.get('no_finding') if self.s.dataset == 'vindr_cxr' else None
+        res = evaluate_coco_results(gt, load_predictions(predictions, gt), classwise=False,
+                                    no_finding=nf)
+        return dict(map_40=res['map_40'], map_50_95=res['map_50_95'])
+
+    # -- all ------------------------------------------------------------------
+    def run(self) -> Dict[str, str]:
+        self.prepare_data()
+        arms = expand_arms(self.s.arms or self.scale.arms, make_arms(self.readers()))
+        _log(f'{self.name}: arms {[a.name for a in arms]}, seeds {self.seeds}, '
+             f'detector {self.s.detector}')
+        rows: List[Dict] = []
+        for seed in self.seeds:
+            member_preds: Dict[str, str] = {}
+            for arm in arms:
+                if arm.is_ensemble:
+                    res = self.run_ensemble_arm(arm, seed, member_preds)
+                else:
+                    res = self.run_trained_arm(arm, seed)
+                    member_preds[arm.name] = res['predictions']
+                metrics = self.score(res['predictions'])
+                row = dict(arm=arm.name, seed=seed, **metrics,
+                           train_seconds=res['train_seconds'])
+                _log(f'seed {seed} {arm.name}: mAP@0.4 {row["map_40"]:.4f}  '
+                     f'mAP[.5:.95] {row["map_50_95"]:.4f}')
+                rows.append(row)
+                # Reports after every arm: a long run shows its table as it goes.
+                paths = write_reports(rows, self.s.work_dir, self.title())
+        return paths
+
+    def title(self) -> str:
+        return (f'{self.s.dataset} / {self.name} / {self.s.detector}: '
+                f'{len(self.seeds)} seed(s)')
+
+
+def run_protocol(settings: ProtocolSettings) -> Dict[str, str]:
+    """Run a protocol and return the report paths (csv, md, png)."""
+    return ProtocolRunner(settings).run()
