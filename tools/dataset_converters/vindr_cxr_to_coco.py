@@ -1,0 +1,79 @@
+"""Convert a VinDr-CXR (VinBigData) annotation CSV to multi-reader COCO.
+
+Examples::
+
+    # training CSV, sizes from the DICOMs, 8-bit PNGs (longer side 1024), 10 % val
+    python tools/dataset_converters/vindr_cxr_to_coco.py data/vindr/train.csv \
+        --images data/vindr/train --png-out data/vindr/png/train --max-size 1024 \
+        --out data/vindr/annotations/vindr.json --val-fraction 0.1 --seed 0
+
+    # Rads-VinDr-CXR: only readers R8, R9, R10, images read by all three
+    python tools/dataset_converters/vindr_cxr_to_coco.py data/vindr/train.csv \
+        --images data/vindr/train --readers R8 R9 R10 --require-all-readers \
+        --out data/vindr/annotations/rads.json
+
+    # the consensus test CSV -> clean single-truth COCO
+    python tools/dataset_converters/vindr_cxr_to_coco.py data/vindr/test.csv --test \
+        --images data/vindr/test --out data/vindr/annotations/test.json
+"""
+import argparse
+import json
+import os
+import os.path as osp
+
+from mmmulti.converters.vindr_cxr import convert_vindr_csv, split_coco_by_image
+
+
+def parse_args() -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split('\n')[1],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('csv', help='annotation CSV (image_id, class_name, class_id, rad_id, '
+                   'x_min, y_min, x_max, y_max[, width, height])')
+    p.add_argument('--out', required=True, help='output COCO json')
+    p.add_argument('--images', default=None,
+                   help='folder of <image_id>.dicom/.dcm/.png/.jpg files (sizes, PNG source)')
+    p.add_argument('--png-out', default=None,
+                   help='write 8-bit PNGs here (VOI LUT applied, MONOCHROME1 inverted)')
+    p.add_argument('--max-size', type=int, default=None,
+                   help='with --png-out: longer side at most this many px, boxes rescaled')
+    p.add_argument('--readers', nargs='+', default=None,
+                   help='keep only these rad_ids (e.g. R8 R9 R10)')
+    p.add_argument('--require-all-readers', action='store_true',
+                   help='with --readers: keep only images read by all of them')
+    p.add_argument('--val-fraction', type=float, default=None,
+                   help='split by image: write OUT_train.json and OUT_val.json')
+    p.add_argument('--seed', type=int, default=0, help='seed of the train/val split')
+    p.add_argument('--test', action='store_true',
+                   help='consensus CSV (no rad_id, or one): clean single-truth COCO')
+    p.add_argument('--drop-unknown-classes', action='store_true',
+                   help='drop (and count) rows of classes outside the 14 + No finding '
+                   'instead of failing')
+    p.add_argument('--no-progress', action='store_true', help='hide the progress bar')
+    return p.parse_args()
+
+
+def _dump(obj: dict, path: str) -> None:
+    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
+    with open(path, 'w') as f:
+        json.dump(obj, f)
+    print(f'wrote {path}: {len(obj["images"])} images, {len(obj["annotations"])} boxes')
+
+
+def main() -> None:
+    a = parse_args()
+    coco, summary = convert_vindr_csv(
+        a.csv, image_dir=a.images, png_out=a.png_out, readers=a.readers,
+        require_all_readers=a.require_all_readers, max_size=a.max_size, consensus=a.test,
+        drop_unknown_classes=a.drop_unknown_classes, progress=not a.no_progress)
+    print(summary.format())
+    if a.val_fraction:
+        train, val = split_coco_by_image(coco, a.val_fraction, a.seed)
+        stem = osp.splitext(a.out)[0]
+        _dump(train, f'{stem}_train.json')
+        _dump(val, f'{stem}_val.json')
+    else:
+        _dump(coco, a.out)
+
+
+if __name__ == '__main__':
+    main()
