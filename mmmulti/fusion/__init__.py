@@ -1,5 +1,17 @@
-"""Truth inference: fuse the readers' boxes of each image (pure numpy)."""
-from .base import BaseFusion, FusedBoxes, ImageReads, agreement_confidence
-from .wbf import WBF
+"""Truth inference: fuse the readers' boxes of each image (pure numpy).
 
-__all__ = ['BaseFusion', 'FusedBoxes', 'ImageReads', 'agreement_confidence', 'WBF']
+Every method is registered in ``mmmulti.registry.FUSION_METHODS``::
+
+    FUSION_METHODS.build(dict(type='WBF', iou_thr=0.4))
+"""
+from .base import BaseFusion, FusedBoxes, ImageReads, agreement_confidence
+from .majority_vote import MajorityVote
+from .nms import NMS, NMW, SoftNMS
+from .reliability import ReliabilityWBF
+from .simple import AllBoxes, SingleReader
+from .wbf import WBF
+from .registry_names import METHOD_ALIASES, build_fusion
+
+__all__ = ['BaseFusion', 'FusedBoxes', 'ImageReads', 'agreement_confidence', 'WBF',
+           'AllBoxes', 'SingleReader', 'MajorityVote', 'NMS', 'SoftNMS', 'NMW',
+           'ReliabilityWBF', 'METHOD_ALIASES', 'build_fusion']

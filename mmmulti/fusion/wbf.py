@@ -60,28 +60,35 @@ def _desc_order(keys: list) -> list:
     return order
 
 
-def _weighted_box(members: list, conf_type: str) -> list:
-    """Port of ``ensemble_boxes_wbf.get_weighted_box`` (float32 box)."""
-    bx1 = by1 = bx2 = by2 = 0.0
-    conf = 0.0
-    w = 0.0
-    cmax = None
-    for b in members:
-        s = b[1]
-        bx1 = _f32(bx1 + s * b[4])
-        by1 = _f32(by1 + s * b[5])
-        bx2 = _f32(bx2 + s * b[6])
-        by2 = _f32(by2 + s * b[7])
-        conf += s
-        w += b[2]
-        if cmax is None or s > cmax:
-            cmax = s
-    if conf_type == 'max':
-        score = _f32(cmax)
-    else:
-        score = _f32(conf / len(members))
-    return [members[0][0], score, _f32(w), -1.0,
-            _f32(bx1 / conf), _f32(by1 / conf), _f32(bx2 / conf), _f32(by2 / conf)]
+def _weighted_box(acc: list, b: list, n: int, conf_type: str) -> list:
+    """Port of ``ensemble_boxes_wbf.get_weighted_box``, incrementally.
+
+    The library recomputes the fused box from the whole member list at every
+    merge; its float32 partial sums over members 1..k are the same whatever
+    comes later, so ``acc`` = [x1, y1, x2, y2 (float32 sums), conf, w, max]
+    is extended by the new member ``b`` and gives the identical result.
+    Returns the cluster's fused row; ``acc`` is updated in place.
+    """
+    s = b[1]
+    acc[0] = _f32(acc[0] + s * b[4])
+    acc[1] = _f32(acc[1] + s * b[5])
+    acc[2] = _f32(acc[2] + s * b[6])
+    acc[3] = _f32(acc[3] + s * b[7])
+    acc[4] += s
+    acc[5] += b[2]
+    if s > acc[6]:
+        acc[6] = s
+    conf = acc[4]
+    score = _f32(acc[6]) if conf_type == 'max' else _f32(conf / n)
+    return [b[0], score, _f32(acc[5]), -1.0,
+            _f32(acc[0] / conf), _f32(acc[1] / conf), _f32(acc[2] / conf),
+            _f32(acc[3] / conf)]
+
+
+def _new_accumulator(b: list) -> list:
+    """Accumulator of a one-box cluster (see :func:`_weighted_box`)."""
+    s = b[1]
+    return [_f32(s * b[4]), _f32(s * b[5]), _f32(s * b[6]), _f32(s * b[7]), s, b[2], s]
 
 
 def _best_match(clusters: list, nb: list, iou_thr: float) -> int:
@@ -153,15 +160,17 @@ def wbf_clusters(rows: list, num_models: int, weights: list, weights_sum: float,
         order = _desc_order([r[1] for r in label_rows])
         clusters: list = []   # running fused box per cluster
         members: list = []    # the rows of each cluster
+        accs: list = []       # float32 partial sums of each cluster
         for j in order:
             r = label_rows[j]
             k = _best_match(clusters, r, iou_thr) if clusters else -1
             if k != -1:
                 members[k].append(r)
-                clusters[k] = _weighted_box(members[k], conf_type)
+                clusters[k] = _weighted_box(accs[k], r, len(members[k]), conf_type)
             else:
                 members.append([r])
                 clusters.append(r)
+                accs.append(_new_accumulator(r))
         for c, m in zip(clusters, members):
             s = c[1]
             n = len(m)
@@ -287,7 +296,13 @@ class WBF(BaseFusion):
         conf, agree = agreement_confidence(counts, reads.num_readers)
         if self.score_mode == 'wbf':
             conf = np.clip(arr[:, 1], np.finfo(np.float32).tiny, 1.0)
+        else:
+            conf = self._confidence(reads, fused, conf)
         return FusedBoxes(boxes, arr[:, 0].astype(np.int64), conf, agree)
+
+    def _confidence(self, reads: ImageReads, fused: list, conf: np.ndarray) -> np.ndarray:
+        """Hook for weighted confidences (reader reliability); default: c."""
+        return conf
 
     def _check(self, reads: ImageReads) -> bool:
         """False when there is nothing to fuse."""
@@ -360,56 +375,60 @@ class WBF(BaseFusion):
         reads = list(reads)
         if self.backend != 'exact':
             return super().fuse_dataset(reads)
+        members = self.fuse_dataset_members(reads)
+        return [self._finish(r, m) for r, m in zip(reads, members)]
+
+    def fuse_dataset_members(self, reads: Sequence[ImageReads]) -> List[list]:
+        """:meth:`fuse_members` of every image (exact backend)."""
+        reads = list(reads)
         if self.workers > 1 and len(reads) >= 2000:
             return _pool_map(self, reads, self.workers, self.progress)
-        return self._fuse_many(reads, show=self.progress and len(reads) > self.progress_min)
+        return self._members_many(reads,
+                                  show=self.progress and len(reads) > self.progress_min)
 
-    def _fuse_many(self, reads: List[ImageReads], show: bool = False) -> List[FusedBoxes]:
+    def _members_many(self, reads: List[ImageReads], show: bool = False) -> List[list]:
         if not reads:
             return []
         sizes = np.fromiter((len(r) for r in reads), dtype=np.int64, count=len(reads))
-        wh = np.repeat(np.array([[r.width, r.height, r.width, r.height] for r in reads],
-                                dtype=np.float64), sizes, axis=0)
-        all_boxes = (np.concatenate([r.boxes for r in reads]) if sizes.sum()
-                     else np.zeros((0, 4)))
-        all_scores = (np.concatenate([r.box_scores() for r in reads]) if sizes.sum()
-                      else np.zeros(0))
-        norm_all = all_boxes / wh if len(all_boxes) else all_boxes
-        keep_all, norm_all = prefilter(norm_all, all_scores, self.skip_box_thr)
+        if sizes.sum():
+            wh = np.repeat(np.array([[r.width, r.height, r.width, r.height] for r in reads],
+                                    dtype=np.float64), sizes, axis=0)
+            all_scores = np.concatenate([r.box_scores() for r in reads])
+            keep_all, norm_all = prefilter(np.concatenate([r.boxes for r in reads]) / wh,
+                                           all_scores, self.skip_box_thr)
         ends = np.cumsum(sizes)
         out = []
         it = progress(range(len(reads)), len(reads), type(self).__name__, show)
         for i in it:
             r = reads[i]
             if not self._check(r):
-                out.append(FusedBoxes.empty())
+                out.append([])
                 continue
             a, b = ends[i] - sizes[i], ends[i]
             model = self._model_index(r)
             weights = self._weights(r.image_readers)
             rows = self._rows(r, norm_all[a:b], keep_all[a:b], model, all_scores[a:b],
                               weights)
-            fused = wbf_clusters(rows, len(weights), weights, self._weights_sum(weights),
-                                 self.iou_thr, self.conf_type)
-            out.append(self._finish(r, fused))
+            out.append(wbf_clusters(rows, len(weights), weights, self._weights_sum(weights),
+                                    self.iou_thr, self.conf_type))
         return out
 
 
-def _fuse_chunk(args: tuple) -> List[FusedBoxes]:
+def _members_chunk(args: tuple) -> List[list]:
     method, chunk = args
-    return method._fuse_many(chunk)
+    return method._members_many(chunk)
 
 
 def _pool_map(method: WBF, reads: List[ImageReads], workers: int,
-              show: bool) -> List[FusedBoxes]:
-    """Chunked process-pool map of ``method._fuse_many`` (order kept)."""
+              show: bool) -> List[list]:
+    """Chunked process-pool map of ``method._members_many`` (order kept)."""
     import multiprocessing as mp
     chunk = max(200, len(reads) // (workers * 8))
     chunks = [reads[i:i + chunk] for i in range(0, len(reads), chunk)]
     ctx = mp.get_context('fork') if 'fork' in mp.get_all_start_methods() else mp.get_context()
-    out: List[FusedBoxes] = []
+    out: List[list] = []
     with ctx.Pool(workers) as pool:
-        it = pool.imap(_fuse_chunk, [(method, c) for c in chunks])
+        it = pool.imap(_members_chunk, [(method, c) for c in chunks])
         for res in progress(it, len(chunks), type(method).__name__ + ' (chunks)', show):
             out.extend(res)
     return out

@@ -1,0 +1,31 @@
+"""Box geometry shared by the fusion methods (numpy, xyxy)."""
+import numpy as np
+
+
+def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Pairwise IoU of (N, 4) and (M, 4) xyxy boxes -> (N, M)."""
+    a = np.asarray(a, dtype=np.float64).reshape(-1, 4)
+    b = np.asarray(b, dtype=np.float64).reshape(-1, 4)
+    lt = np.maximum(a[:, None, :2], b[None, :, :2])
+    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
+    wh = np.clip(rb - lt, 0, None)
+    inter = wh[..., 0] * wh[..., 1]
+    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
+    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    union = area_a[:, None] + area_b[None, :] - inter
+    return np.where(union > 0, inter / np.where(union > 0, union, 1.0), 0.0)
+
+
+def agreeing_readers(out_boxes: np.ndarray, out_labels: np.ndarray, reads,
+                     iou_thr: float) -> np.ndarray:
+    """For each output box, how many distinct readers drew a same-label box
+    overlapping it at IoU > ``iou_thr`` (at least 1: the box stands for one)."""
+    counts = np.ones(len(out_boxes), dtype=np.int64)
+    if len(out_boxes) == 0 or len(reads) == 0:
+        return counts
+    iou = box_iou(out_boxes, reads.boxes)
+    same = out_labels[:, None] == reads.labels[None, :]
+    hit = (iou > iou_thr) & same
+    for k in range(len(out_boxes)):
+        counts[k] = max(1, len(set(reads.readers[hit[k]].tolist())))
+    return counts
