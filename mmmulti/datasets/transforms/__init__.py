@@ -1,1 +1,11 @@
-"""Package."""
+"""Pipeline transforms that keep per-box EARL weights aligned (see
+:mod:`.box_weights` for the design)."""
+from .box_weights import (PACKED_FLAG, is_packed, pack_box_weights, pack_labels,
+                          unpack_box_weights, unpack_labels)
+from .formatting import PackDetInputs
+from .fuse_annotations import FuseAnnotations
+from .loading import LoadAnnotations
+
+__all__ = ['LoadAnnotations', 'PackDetInputs', 'FuseAnnotations', 'PACKED_FLAG',
+           'is_packed', 'pack_box_weights', 'unpack_box_weights', 'pack_labels',
+           'unpack_labels']

@@ -1,0 +1,61 @@
+"""LoadAnnotations that also loads each box's reader, confidence and agreement.
+
+Registered under mmdet's own name in the ``mmmulti`` scope, so a config with
+``default_scope='mmmulti'`` and mmdet's pipeline picks it unchanged; the
+alias ``LoadMultiReaderAnnotations`` names it explicitly.
+"""
+import numpy as np
+from mmdet.datasets.transforms import LoadAnnotations as MMDetLoadAnnotations
+
+from mmmulti.registry import TRANSFORMS
+
+from .box_weights import pack_box_weights
+
+#: results key of the copy of the packed labels taken when ``gt_readers`` was
+#: loaded: ``gt_readers`` is valid only while the labels still equal it.
+READERS_ANCHOR_KEY = 'mmmulti_readers_anchor'
+
+
+@TRANSFORMS.register_module(name=['LoadAnnotations',
+                                  'LoadMultiReaderAnnotations'])
+class LoadAnnotations(MMDetLoadAnnotations):
+    """mmdet's ``LoadAnnotations`` plus the per-box EARL weight.
+
+    Reads ``confidence`` (default 1.0), ``agreement`` (default 1) and
+    ``reader`` (default '') of every instance. Confidence and agreement are
+    packed into ``gt_bboxes_labels`` (see :mod:`.box_weights`) so that every
+    box-dropping transform keeps them aligned; ``PackDetInputs`` unpacks them
+    into ``gt_instances.confidences`` / ``gt_instances.agreements``.
+
+    Added keys: ``gt_readers`` (object array of reader ids, valid until a
+    transform drops or reorders boxes; :class:`FuseAnnotations` checks it),
+    ``image_readers`` kept from the data info. ``gt_bboxes_labels`` holds
+    packed values until ``PackDetInputs``.
+    """
+
+    def transform(self, results: dict) -> dict:
+        results = super().transform(results)
+        if not self.with_bbox:
+            return results
+        instances = results.get('instances', [])
+        n = len(instances)
+        conf = np.array([float(ins.get('confidence', 1.0))
+                         for ins in instances], dtype=np.float32)
+        agr = np.array([int(ins.get('agreement', 1)) for ins in instances],
+                       dtype=np.int64)
+        if self.with_label:
+            labels = results['gt_bboxes_labels']
+        else:
+            labels = np.zeros(n, dtype=np.int64)
+        try:
+            pack_box_weights(results, labels, conf, agr,
+                             with_label=self.with_label)
+        except ValueError as err:
+            raise ValueError(
+                f'{results.get("img_path", "?")} (img_id '
+                f'{results.get("img_id", "?")}): {err}') from err
+        readers = np.empty(n, dtype=object)
+        readers[:] = [str(ins.get('reader', '') or '') for ins in instances]
+        results['gt_readers'] = readers
+        results[READERS_ANCHOR_KEY] = results['gt_bboxes_labels'].copy()
+        return results
