@@ -1,0 +1,53 @@
+"""Agreement of each reader with the fused consensus and between readers.
+
+Example::
+
+    python tools/analysis/reader_agreement.py \
+        data/med_mnist/annotations/train_multi_reader.json \
+        --method wbf --iou-thr 0.4 --out-dir work_dirs/reader_agreement
+
+Prints the tables and writes OUT_DIR/reader_agreement.{json,png}.
+"""
+import argparse
+import os
+import os.path as osp
+
+from mmmulti.analysis.reader_agreement import reader_agreement_from_file
+from mmmulti.visualization import plot_reader_agreement
+
+
+def parse_args() -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split('\n')[1],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument('ann', help='multi-reader COCO file')
+    p.add_argument('--out-dir', required=True, help='folder for reader_agreement.{json,png}')
+    p.add_argument('--method', default='wbf',
+                   help='fusion method making the consensus (wbf, majority_vote, nms, ...)')
+    p.add_argument('--iou-thr', type=float, default=0.4,
+                   help='IoU to match boxes (same class); also the fusion IoU threshold '
+                   'unless --fusion-iou-thr is given')
+    p.add_argument('--fusion-iou-thr', type=float, default=None,
+                   help='IoU threshold of the fusion, if different from --iou-thr')
+    p.add_argument('--min-agreement', type=int, default=2,
+                   help='consensus = fused boxes at least this many readers agree on '
+                   '(1: every fused box, which includes each reader\'s own boxes)')
+    p.add_argument('--readers', nargs='+', default=None, help='only these readers')
+    p.add_argument('--reader-key', default='reader', help='annotation key of the reader id')
+    return p.parse_args()
+
+
+def main() -> None:
+    a = parse_args()
+    report = reader_agreement_from_file(
+        a.ann, method=a.method, iou_thr=a.iou_thr, fusion_iou_thr=a.fusion_iou_thr,
+        readers=a.readers, min_agreement=a.min_agreement, reader_key=a.reader_key)
+    print(report.format())
+    os.makedirs(a.out_dir, exist_ok=True)
+    report.dump(osp.join(a.out_dir, 'reader_agreement.json'))
+    png = osp.join(a.out_dir, 'reader_agreement.png')
+    plot_reader_agreement(report, png)
+    print(f'\nwrote {png} and reader_agreement.json')
+
+
+if __name__ == '__main__':
+    main()
