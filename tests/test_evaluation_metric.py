@@ -219,3 +219,23 @@ def test_metric_rejects_unsupported_options():
         METRICS.build(dict(type='MultiReaderDetMetric', metric='segm'))
     with pytest.raises(NotImplementedError):
         METRICS.build(dict(type='MultiReaderDetMetric', gt_readers_fusion=dict(type='WBF')))
+
+
+def test_metric_in_mmengine_evaluator(tmp_path):
+    """As in a Runner's loop: DetDataSample objects through mmengine's Evaluator."""
+    from mmdet.structures import DetDataSample
+    from mmengine.evaluator import Evaluator
+    from mmengine.structures import InstanceData
+    gt, results = random_case(3)
+    ann_file = str(tmp_path / 'gt.json')
+    json.dump(gt, open(ann_file, 'w'))
+    evaluator = Evaluator(METRICS.build(dict(type='MultiReaderDetMetric', ann_file=ann_file)))
+    evaluator.dataset_meta = dict(classes=[c['name'] for c in CATEGORIES])
+    batch = []
+    for s in data_samples(gt, results):
+        sample = DetDataSample(metainfo=dict(img_id=s['img_id'], ori_shape=s['ori_shape']))
+        sample.pred_instances = InstanceData(**s['pred_instances'])
+        batch.append(sample)
+    evaluator.process(batch)
+    out = evaluator.evaluate(len(batch))
+    check_against_cocoeval(out, gt, results, prefix='coco/')

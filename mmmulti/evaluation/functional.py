@@ -109,7 +109,7 @@ def evaluate_coco_results(gt: CocoLike,
     evaluator = COCOeval(coco_gt, coco_dt, 'bbox')
     evaluator.params.catIds = cat_ids
     evaluator.params.imgIds = img_ids
-    evaluator.params.maxDets = [1, 10, max_dets]
+    evaluator.params.maxDets = [max_dets]  # AP uses only the largest (COCO: 100)
     evaluator.params.iouThrs = np.concatenate([[iou_thr], COCO_IOU_THRS])
     with contextlib.redirect_stdout(io.StringIO()):
         evaluator.evaluate()
