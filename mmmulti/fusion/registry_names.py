@@ -1,6 +1,8 @@
 """Command-line names of the fusion methods (case-insensitive)."""
 from __future__ import annotations
 
+import inspect
+
 from mmmulti.registry import FUSION_METHODS
 from .base import BaseFusion
 
@@ -30,6 +32,25 @@ def build_fusion(method: str, **options) -> BaseFusion:
     if type_name is None:
         raise ValueError(f'unknown fusion method {method!r}; choose from '
                          f'{", ".join(METHOD_ALIASES)}')
-    cfg = dict(type=type_name)
-    cfg.update({k: v for k, v in options.items() if v is not None})
-    return FUSION_METHODS.build(cfg)
+    options = {k: v for k, v in options.items() if v is not None}
+    accepted = accepted_options(FUSION_METHODS.get(type_name))
+    extra = sorted(set(options) - accepted)
+    if extra:
+        raise ValueError(f'{method} does not take option(s) {extra}; it takes '
+                         f'{sorted(accepted)}')
+    return FUSION_METHODS.build(dict(type=type_name, **options))
+
+
+def accepted_options(cls: type) -> set:
+    """Keyword arguments of ``cls.__init__``, following ``**kwargs`` up the MRO."""
+    names: set = set()
+    for klass in cls.__mro__:
+        init = klass.__dict__.get('__init__')
+        if init is None:
+            continue
+        params = inspect.signature(init).parameters.values()
+        names.update(p.name for p in params
+                     if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name != 'self')
+        if not any(p.kind == p.VAR_KEYWORD for p in params):
+            break
+    return names

@@ -220,6 +220,9 @@ class WBF(BaseFusion):
             off only on large data sets and free cores.
     """
 
+    #: smaller data sets are fused in this process even when workers > 1
+    pool_min_images = 2000
+
     def __init__(self, iou_thr: float = 0.4, skip_box_thr: float = 0.0,
                  conf_type: str = 'avg', reader_weights: Optional[dict] = None,
                  score_mode: str = 'agreement', backend: str = 'exact',
@@ -381,7 +384,7 @@ class WBF(BaseFusion):
     def fuse_dataset_members(self, reads: Sequence[ImageReads]) -> List[list]:
         """:meth:`fuse_members` of every image (exact backend)."""
         reads = list(reads)
-        if self.workers > 1 and len(reads) >= 2000:
+        if self.workers > 1 and len(reads) >= self.pool_min_images:
             return _pool_map(self, reads, self.workers, self.progress)
         return self._members_many(reads,
                                   show=self.progress and len(reads) > self.progress_min)
