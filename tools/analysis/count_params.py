@@ -1,0 +1,60 @@
+"""Print a parameter table for the YOLOv5 (n-x) and EfficientDet (D0-D4) base models.
+
+Each model is built from ``configs/_base_/models/<name>.py`` (80 classes for
+YOLOv5, 90 for EfficientDet unless ``--num-classes`` is given) and compared
+with the published count (YOLOv5 v6/v7 model table, EfficientDet paper Table 2).
+
+    python tools/analysis/count_params.py
+    python tools/analysis/count_params.py --models yolov5_s efficientdet_d0 --num-classes 14
+"""
+import argparse
+import os.path as osp
+
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
+
+import mmmulti  # noqa: F401  (registers the mmmulti scope)
+from mmmulti.registry import MODELS
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+# name: (classes of the published count, published parameters in millions)
+PUBLISHED = {
+    'yolov5_n': (80, 1.9), 'yolov5_s': (80, 7.2), 'yolov5_m': (80, 21.2),
+    'yolov5_l': (80, 46.5), 'yolov5_x': (80, 86.7),
+    'efficientdet_d0': (90, 3.9), 'efficientdet_d1': (90, 6.6), 'efficientdet_d2': (90, 8.1),
+    'efficientdet_d3': (90, 12.0), 'efficientdet_d4': (90, 20.7),
+}
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--models', nargs='+', default=list(PUBLISHED),
+                        help='base model config names (configs/_base_/models/NAME.py)')
+    parser.add_argument('--num-classes', type=int, default=None,
+                        help='classes to build with (default: those of the published count)')
+    parser.add_argument('--config-dir', default=osp.join(ROOT, 'configs', '_base_', 'models'))
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = parse_args()
+    init_default_scope('mmmulti')
+    print('| model | classes | parameters | M | published M | diff |')
+    print('|---|---|---|---|---|---|')
+    for name in args.models:
+        path = osp.join(args.config_dir, f'{name}.py')
+        if not osp.isfile(path):
+            raise SystemExit(f'count_params: no config {path}')
+        cfg = Config.fromfile(path)
+        ref_classes, ref_m = PUBLISHED.get(name, (None, None))
+        classes = args.num_classes or ref_classes or cfg.model.bbox_head.num_classes
+        cfg.model.bbox_head.num_classes = classes
+        n = sum(p.numel() for p in MODELS.build(cfg.model).parameters())
+        same = ref_m is not None and classes == ref_classes
+        pub = f'{ref_m:.1f}' if same else '-'
+        diff = f'{(n / 1e6 - ref_m) / ref_m * 100:+.1f} %' if same else '-'
+        print(f'| {name} | {classes} | {n:,} | {n / 1e6:.2f} | {pub} | {diff} |', flush=True)
+
+
+if __name__ == '__main__':
+    main()
