@@ -217,7 +217,7 @@ def test_metric_gt_from_dataset_instances():
 def test_metric_rejects_unsupported_options():
     with pytest.raises(KeyError):
         METRICS.build(dict(type='MultiReaderDetMetric', metric='segm'))
-    with pytest.raises(NotImplementedError):
+    with pytest.raises(ValueError, match='needs ann_file'):
         METRICS.build(dict(type='MultiReaderDetMetric', gt_readers_fusion=dict(type='WBF')))
 
 
@@ -239,3 +239,35 @@ def test_metric_in_mmengine_evaluator(tmp_path):
     evaluator.process(batch)
     out = evaluator.evaluate(len(batch))
     check_against_cocoeval(out, gt, results, prefix='coco/')
+
+
+def test_metric_fuses_a_multi_reader_gt(tmp_path):
+    """gt_readers_fusion: three readers' jittered boxes become one fused gt box,
+    so a prediction of that box has AP 1; scored as given, each reader's box is
+    a gt box and one prediction per object recalls only a third of them."""
+    images, anns, preds = [], [], []
+    rng = np.random.default_rng(0)
+    for img_id in (1, 2, 3):
+        images.append(dict(id=img_id, file_name=f'{img_id}.png', width=128, height=96,
+                           readers=['R1', 'R2', 'R3']))
+        x, y = rng.uniform(10, 40, size=2)
+        for reader in ('R1', 'R2', 'R3'):
+            j = rng.uniform(-1, 1, size=2)
+            anns.append(dict(id=len(anns) + 1, image_id=img_id, category_id=0,
+                             bbox=[x + j[0], y + j[1], 40, 30], area=1200, iscrowd=0,
+                             reader=reader))
+        preds.append(dict(image_id=img_id, category_id=0, bbox=[x, y, 40, 30], score=0.9))
+    gt = dict(images=images, annotations=anns, categories=[dict(id=0, name='nodule')])
+    ann_file = str(tmp_path / 'val_multi_reader.json')
+    json.dump(gt, open(ann_file, 'w'))
+
+    def score(**kw):
+        metric = METRICS.build(dict(type='MultiReaderDetMetric', ann_file=ann_file, **kw))
+        metric.dataset_meta = dict(classes=['nodule'])
+        metric.process({}, data_samples(gt, preds))
+        return metric.evaluate(3)['coco/map_40']
+
+    assert score(gt_readers_fusion=dict(type='WBF', iou_thr=0.4)) == pytest.approx(1.0)
+    raw = score()
+    ev = cocoeval_direct(gt, preds, iou_thrs=[0.4])
+    assert raw == pytest.approx(ev.stats[0]) and raw < 0.4

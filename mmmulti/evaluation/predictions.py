@@ -44,12 +44,18 @@ def load_coco_gt(gt: CocoLike) -> COCO:
     return coco_from_dict(dataset)
 
 
-def coco_from_dict(dataset: dict) -> COCO:
-    """Index a COCO dict in place (no copy, no prints)."""
-    coco = COCO()
+def coco_from_dict(dataset: dict, coco_cls: type = COCO) -> COCO:
+    """Index a COCO dict in place (no copy, no prints).
+
+    ``coco_cls`` may be mmdet's ``COCO`` wrapper (snake-case aliases), which
+    ``CocoMetric`` needs.
+    """
+    coco = coco_cls()
     coco.dataset = dataset
     with contextlib.redirect_stdout(io.StringIO()):
         coco.createIndex()
+    if hasattr(coco, 'img_ann_map'):  # mmdet's wrapper aliases the fresh index
+        coco.img_ann_map, coco.cat_img_map = coco.imgToAnns, coco.catToImgs
     return coco
 
 

@@ -6,13 +6,26 @@ from typing import Dict, List, Mapping, Optional, Union
 
 from mmdet.datasets.api_wrappers import COCO
 from mmdet.evaluation.metrics import CocoMetric
-from mmengine.fileio import dump, load
+from mmengine.fileio import dump, get_local_path, load
 from mmengine.logging import MMLogger
 
-from mmmulti.registry import METRICS
+from mmmulti.io import fused_to_coco, load_multi_reader_coco
+from mmmulti.registry import FUSION_METHODS, METRICS
 from ..functional import (PAPER_IOU_THR, evaluate_coco_results, format_results_table,
                           map_key, scalar_metrics)
 from ..no_finding import parse_no_finding
+from ..predictions import coco_from_dict
+
+
+def fused_gt(ann_file: str, fusion: Mapping, backend_args: Optional[dict] = None) -> COCO:
+    """The truth-inference fusion of a multi-reader gt json, as a COCO gt."""
+    method = FUSION_METHODS.build(dict(fusion))
+    with get_local_path(ann_file, backend_args=backend_args) as local_path:
+        src = load_multi_reader_coco(local_path)
+    MMLogger.get_current_instance().info(
+        f'{ann_file}: gt fused with {method!r} for evaluation')
+    return coco_from_dict(fused_to_coco(src, method.fuse_dataset(src.reads), method.config()),
+                          coco_cls=COCO)
 
 
 @METRICS.register_module()
@@ -33,7 +46,8 @@ class MultiReaderDetMetric(CocoMetric):
     set, written to ``{outfile_prefix}.per_class.json``.
 
     A multi-reader gt json (several readers' boxes per image) is scored as
-    given: every reader's box is a gt box.
+    given (every reader's box is a gt box) unless ``gt_readers_fusion`` fuses
+    it first.
 
     Args:
         ann_file: gt COCO json; None builds the gt from the dataset.
@@ -42,8 +56,10 @@ class MultiReaderDetMetric(CocoMetric):
         no_finding: VinBigData "No finding" convention, e.g.
             ``dict(enable=True, class_id=14, score_mode='complement',
             score_thr=0.0)``; see :mod:`mmmulti.evaluation.no_finding`.
-        gt_readers_fusion: reserved for fusing a multi-reader gt before
-            scoring; only None is supported.
+        gt_readers_fusion: fuse a multi-reader ``ann_file`` into one truth
+            before scoring, e.g. ``dict(type='WBF', iou_thr=0.4)`` (any
+            ``FUSION_METHODS`` entry); every fused box is a gt box, whatever
+            its agreement. None scores the file as given.
         max_dets: detections kept per image (COCO's 100).
         Other arguments are ``CocoMetric``'s.
     """
@@ -65,14 +81,15 @@ class MultiReaderDetMetric(CocoMetric):
                  sort_categories: bool = False) -> None:
         if metric not in ('bbox', ['bbox']):
             raise KeyError(f'MultiReaderDetMetric scores boxes only (metric="bbox"), got {metric!r}')
+        if gt_readers_fusion is not None and ann_file is None:
+            raise ValueError('gt_readers_fusion needs ann_file (the multi-reader gt json)')
+        super().__init__(ann_file=None if gt_readers_fusion else ann_file, metric='bbox',
+                         classwise=classwise, format_only=format_only,
+                         outfile_prefix=outfile_prefix, backend_args=backend_args,
+                         collect_device=collect_device, prefix=prefix,
+                         sort_categories=sort_categories)
         if gt_readers_fusion is not None:
-            raise NotImplementedError(
-                'gt_readers_fusion is not supported yet: fuse the validation json with '
-                'the truth-inference tool first and pass the fused file as ann_file')
-        super().__init__(ann_file=ann_file, metric='bbox', classwise=classwise,
-                         format_only=format_only, outfile_prefix=outfile_prefix,
-                         backend_args=backend_args, collect_device=collect_device,
-                         prefix=prefix, sort_categories=sort_categories)
+            self._coco_api = fused_gt(ann_file, gt_readers_fusion, backend_args)
         self.map_iou_thr = float(map_iou_thr)
         self.no_finding = parse_no_finding(no_finding)
         self.max_dets = int(max_dets)
