@@ -242,7 +242,7 @@ def make_med_mnist(out_dir: str, num_train: int = 5000, num_val: int = 1000,
 
 def _save_png(arr: np.ndarray, path: str) -> None:
     from PIL import Image
-    Image.fromarray(arr, mode='L').save(path, format='PNG', compress_level=6)
+    Image.fromarray(arr, mode='L').save(path, format='PNG', compress_level=3)  # 2x faster than 6
 
 
 def format_summary(paths: dict[str, str]) -> str:

@@ -20,6 +20,10 @@ def _new_figure(width: float, height: float, dpi: int):
     return fig
 
 
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else ('es' if word.endswith('x') else 's')}"
+
+
 def plot_reader_agreement(report, out_path: str, dpi: int = 120) -> None:
     """Bar chart (precision / recall / mean IoU per reader) + pairwise F1 heat map."""
     readers = report.readers
@@ -86,10 +90,10 @@ def plot_fusion_comparison(items: Sequence[dict], out_path: str,
             ax.imshow(it['image'], cmap='gray', vmin=0, vmax=255)
             ax.set_axis_off()
         draw_reader_boxes(row[0], reads, colors, class_names)
-        row[0].set_title(f"{it['name']}: {len(reads)} boxes from "
-                         f'{reads.num_readers} readers', fontsize=9)
+        row[0].set_title(f"{it['name']}: {_plural(len(reads), 'box')} from "
+                         f"{_plural(reads.num_readers, 'reader')}", fontsize=9)
         draw_fused_boxes(row[1], fused, class_names, num_readers=reads.num_readers)
-        row[1].set_title(f"{it['name']}: {len(fused)} fused boxes", fontsize=9)
+        row[1].set_title(f"{it['name']}: {_plural(len(fused), 'fused box')}", fontsize=9)
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()
