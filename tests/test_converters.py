@@ -221,7 +221,8 @@ def test_sizes_from_files_png_out_and_max_size(tmp_path):
 # --------------------------------------------------------------------------- test set, split
 def test_consensus_test_csv(tmp_path):
     header = ['image_id', 'class_name', 'x_min', 'y_min', 'x_max', 'y_max', 'width', 'height']
-    rows = [['t1', 'Cardiomegaly', 1, 1, 9, 9, 10, 10], ['t2', 'No finding', '', '', '', '', 10, 10]]
+    rows = [['t1', 'Cardiomegaly', 1, 1, 9, 9, 10, 10],
+            ['t2', 'No finding', '', '', '', '', 10, 10]]
     coco, s = convert_vindr_csv(write_csv(tmp_path / 'test.csv', rows, header),
                                 consensus=True, progress=False)
     assert all('readers' not in im for im in coco['images'])
