@@ -20,9 +20,15 @@ from .loading import READERS_ANCHOR_KEY
 
 
 def is_dataset_level(method: BaseFusion) -> bool:
-    """Whether a fusion method needs the whole data set (overrides
-    ``fuse_dataset``, e.g. reader-reliability estimation)."""
-    return type(method).fuse_dataset is not BaseFusion.fuse_dataset
+    """Whether a fusion method estimates something over the whole data set
+    (e.g. reader reliabilities), so that fusing one image alone would
+    silently fall back to its defaults.
+
+    A method says so with a class attribute ``dataset_level = True``; methods
+    that keep per-data-set estimates in ``reader_estimates`` count too.
+    """
+    return bool(getattr(method, 'dataset_level', False)
+                or hasattr(method, 'reader_estimates'))
 
 
 @TRANSFORMS.register_module()

@@ -1,0 +1,317 @@
+"""A COCO data set whose boxes come from several readers.
+
+``MultiAnnotatorCocoDataset`` is mmdet's ``CocoDataset`` reading a
+multi-reader COCO file through :func:`mmmulti.io.load_multi_reader_coco`
+(validation with errors that name the file and the record, geometric drops
+counted and logged). Each instance keeps its ``reader``; with ``fusion=`` the
+readers' boxes are fused once at load time (cached on disk) and the instances
+are the fused boxes with their ``confidence`` (EARL weight) and
+``agreement``. Clean single-truth COCO files (test sets) load with
+confidence 1 and agreement 1.
+"""
+import colorsys
+import os.path as osp
+import time
+from collections import Counter
+from typing import List, Optional, Sequence, Union
+
+import numpy as np
+from mmdet.datasets import CocoDataset
+from mmengine.fileio import get_local_path
+from mmengine.logging import MMLogger
+
+from mmmulti.fusion.base import BaseFusion
+from mmmulti.io import load_multi_reader_coco
+from mmmulti.registry import DATASETS, FUSION_METHODS
+
+from .fusion_cache import (cache_key, cache_path, default_cache_dir,
+                           file_digest, load_fused, save_fused)
+
+
+def _palette(n: int) -> List[tuple]:
+    """n distinct RGB colours (the file's categories have none)."""
+    return [tuple(int(255 * c) for c in colorsys.hsv_to_rgb(i / max(n, 1), 0.75, 0.95))
+            for i in range(n)]
+
+
+@DATASETS.register_module()
+class MultiAnnotatorCocoDataset(CocoDataset):
+    """mmdet's ``CocoDataset`` for multi-reader COCO files.
+
+    Args:
+        reader_key (str): annotation key of the reader id. Default 'reader'.
+        readers (list[str], optional): keep only these readers' boxes (e.g.
+            ``['R8', 'R9', 'R10']``, or one reader for a single-reader model).
+            Each image's reader count R is then that of the kept readers, and
+            images none of them read are skipped (they are unlabelled for
+            these readers, not negatives).
+        fusion (dict | BaseFusion, optional): a ``FUSION_METHODS`` config
+            (e.g. ``dict(type='WBF', iou_thr=0.4)``) applied once, at load
+            time, over the whole data set (``fuse_dataset``; data-set-level
+            methods such as ``ReliabilityWBF`` work here). None keeps every
+            reader's box (confidence and agreement as in the file, else 1).
+        fusion_cache (bool): cache the fused result on disk. Default True.
+        cache_dir (str, optional): where; default
+            ``$MMMULTI_CACHE_DIR`` or ``~/.cache/mmmulti/fusion``.
+        strict_geometry (bool): raise on a geometrically bad box instead of
+            dropping and counting it.
+        **kwargs: everything ``CocoDataset`` takes (``ann_file``,
+            ``data_prefix``, ``metainfo`` (``classes``; default: the file's
+            categories), ``filter_cfg``, ``pipeline``, ``test_mode``, ...).
+
+    Every instance of ``data_info['instances']`` carries mmdet's ``bbox``,
+    ``bbox_label``, ``ignore_flag`` plus ``reader`` (str; '' for fused
+    boxes), ``confidence`` (float) and ``agreement`` (int);
+    ``data_info['image_readers']`` lists the readers of the image.
+
+    ``filter_cfg=dict(filter_empty_gt=True)`` keeps mmdet's meaning: an image
+    without any box left (after the reader restriction and fusion) is
+    filtered out of training; an image whose readers all drew nothing has
+    no fused box and is filtered too.
+    """
+
+    METAINFO: dict = dict()  # classes come from the file unless given
+
+    def __init__(self,
+                 *args,
+                 reader_key: str = 'reader',
+                 readers: Optional[Sequence[str]] = None,
+                 fusion: Optional[Union[dict, BaseFusion]] = None,
+                 fusion_cache: bool = True,
+                 cache_dir: Optional[str] = None,
+                 strict_geometry: bool = False,
+                 **kwargs) -> None:
+        self.reader_key = reader_key
+        if isinstance(readers, str):
+            readers = [readers]
+        self.readers = None if readers is None else [str(r) for r in readers]
+        self.fusion_cfg = fusion
+        self.fusion_method: Optional[BaseFusion] = None
+        if fusion is not None:
+            self.fusion_method = (fusion if isinstance(fusion, BaseFusion)
+                                  else FUSION_METHODS.build(fusion))
+        self.fusion_cache = fusion_cache
+        self.cache_dir = cache_dir or default_cache_dir()
+        self.strict_geometry = strict_geometry
+        self.cache_file: Optional[str] = None
+        self.cache_hit: Optional[bool] = None
+        self.load_seconds: float = 0.0
+        self.stats: dict = {}
+        super().__init__(*args, **kwargs)
+
+    # -- loading ----------------------------------------------------------------
+    def _fusion_key_cfg(self) -> dict:
+        if isinstance(self.fusion_cfg, BaseFusion):
+            return self.fusion_cfg.config()
+        return dict(self.fusion_cfg)
+
+    def load_data_list(self) -> List[dict]:
+        t0 = time.perf_counter()
+        with get_local_path(self.ann_file,
+                            backend_args=self.backend_args) as local_path:
+            entry, key = None, None
+            use_cache = self.fusion_method is not None and self.fusion_cache
+            if use_cache:
+                key = cache_key(file_digest(local_path), self.reader_key,
+                                self.readers, self._fusion_key_cfg(),
+                                self.strict_geometry)
+                self.cache_file = cache_path(self.cache_dir, self.ann_file, key)
+                entry = load_fused(self.cache_file, key)
+            self.cache_hit = entry is not None if use_cache else None
+            if entry is None:
+                entry = self._load_and_fuse(local_path)
+                if use_cache:
+                    entry['meta']['key'] = key
+                    save_fused(self.cache_file, entry['meta'], entry['boxes'],
+                               entry['labels'], entry['scores'],
+                               entry['agreements'])
+        data_list = self._build_data_list(entry)
+        self.load_seconds = time.perf_counter() - t0
+        MMLogger.get_current_instance().info(self.summary())
+        return data_list
+
+    def _load_and_fuse(self, local_path: str) -> dict:
+        """Parse (and fuse) the file; the per-image arrays plus meta."""
+        src = load_multi_reader_coco(local_path, reader_key=self.reader_key,
+                                     readers=self.readers,
+                                     strict_geometry=self.strict_geometry)
+        meta = dict(
+            source=osp.basename(str(self.ann_file)), kind=src.kind,
+            images=[dict(id=im['id'], file_name=im['file_name'],
+                         width=im['width'], height=im['height'],
+                         readers=list(im['readers'])) for im in src.images],
+            categories=[dict(id=c['id'], name=c.get('name', str(c['id'])))
+                        for c in src.categories],
+            cat_ids=list(src.cat_ids), boxes_in=src.num_boxes,
+            drops=src.drops.as_dict(), drops_text=str(src.drops),
+            fusion=None, fusion_seconds=0.0)
+        if self.fusion_method is None:
+            readers = [r.readers.astype(str) for r in src.reads]
+            if src.kind == 'fused':
+                readers = [np.full(len(r), '', dtype=object) for r in readers]
+            return dict(meta=meta, boxes=[r.boxes for r in src.reads],
+                        labels=[r.labels for r in src.reads],
+                        scores=list(src.confidences),
+                        agreements=list(src.agreements), readers=readers)
+        t0 = time.perf_counter()
+        fused = self.fusion_method.fuse_dataset(src.reads)
+        meta['fusion_seconds'] = time.perf_counter() - t0
+        meta['fusion'] = repr(self.fusion_method)
+        return dict(meta=meta, boxes=[f.boxes for f in fused],
+                    labels=[f.labels for f in fused],
+                    scores=[f.scores for f in fused],
+                    agreements=[f.agreement for f in fused])
+
+    def _set_classes(self, categories: List[dict]) -> None:
+        names = [c['name'] for c in categories]
+        classes = self._metainfo.get('classes')
+        if classes is None:
+            self._metainfo['classes'] = tuple(names)
+            self._metainfo['palette'] = _palette(len(names))
+            classes = names
+        else:
+            unknown = [c for c in classes if c not in names]
+            if unknown:
+                raise ValueError(f'{self.ann_file}: classes {unknown} are not '
+                                 f'among the file\'s categories {names}')
+            if not self._metainfo.get('palette'):
+                self._metainfo['palette'] = _palette(len(classes))
+        # label order = file order of the selected categories, exactly as
+        # mmdet's COCO api (and so CocoMetric) orders them
+        self.cat_ids = [c['id'] for c in categories if c['name'] in classes]
+        self.cat2label = {cid: i for i, cid in enumerate(self.cat_ids)}
+
+    def _build_data_list(self, entry: dict) -> List[dict]:
+        meta = entry['meta']
+        self._set_classes(meta['categories'])
+        file_cat_ids = meta['cat_ids']
+        label_map = np.array([self.cat2label.get(cid, -1) for cid in file_cat_ids]
+                             + [-1], dtype=np.int64)
+        readers_per_image = entry.get('readers')
+        fused = self.fusion_method is not None
+        hist: Counter = Counter()
+        skipped_images = not_in_classes = too_small = 0
+        readers_seen = set()
+        data_list = []
+        cat_img_map = {cid: [] for cid in self.cat_ids}
+        for i, img in enumerate(meta['images']):
+            image_readers = list(img['readers'])
+            if self.readers is not None and not image_readers:
+                skipped_images += 1  # read by none of the selected readers
+                continue
+            readers_seen.update(image_readers)
+            boxes = np.asarray(entry['boxes'][i], dtype=np.float64).reshape(-1, 4)
+            labels = label_map[np.asarray(entry['labels'][i], dtype=np.int64)]
+            scores = np.asarray(entry['scores'][i], dtype=np.float32)
+            agreements = np.asarray(entry['agreements'][i], dtype=np.int64)
+            readers = (np.full(len(boxes), '', dtype=object) if fused
+                       or readers_per_image is None else readers_per_image[i])
+            keep_cls = labels >= 0
+            # mmdet's CocoDataset drops boxes under 1 px the same way
+            wh = boxes[:, 2:] - boxes[:, :2]
+            keep_size = (wh[:, 0] >= 1) & (wh[:, 1] >= 1)
+            not_in_classes += int((~keep_cls).sum())
+            too_small += int((keep_cls & ~keep_size).sum())
+            keep = keep_cls & keep_size
+            R = len(image_readers)
+            instances = []
+            for k in np.nonzero(keep)[0].tolist():
+                instances.append(dict(
+                    bbox=boxes[k].tolist(), bbox_label=int(labels[k]),
+                    ignore_flag=0, reader=str(readers[k]),
+                    confidence=float(scores[k]), agreement=int(agreements[k])))
+                hist[(int(agreements[k]), R)] += 1
+            for cl in set(int(labels[k]) for k in np.nonzero(keep)[0]):
+                cat_img_map[self.cat_ids[cl]].append(img['id'])
+            data_info = dict(
+                img_path=osp.join(self.data_prefix.get('img', ''),
+                                  img['file_name']),
+                img_id=img['id'], seg_map_path=None,
+                height=img['height'], width=img['width'],
+                image_readers=image_readers, instances=instances)
+            if self.data_prefix.get('seg', None):
+                data_info['seg_map_path'] = osp.join(
+                    self.data_prefix['seg'],
+                    img['file_name'].rsplit('.', 1)[0] + self.seg_map_suffix)
+            if self.return_classes:
+                data_info['text'] = self.metainfo['classes']
+                data_info['caption_prompt'] = self.caption_prompt
+                data_info['custom_entities'] = True
+            data_list.append(data_info)
+        self.cat_img_map = cat_img_map
+        self.stats = dict(
+            source=meta['source'], kind=meta['kind'],
+            images_in_file=len(meta['images']), images=len(data_list),
+            images_skipped_no_selected_reader=skipped_images,
+            readers=sorted(readers_seen), boxes_in=meta['boxes_in'],
+            boxes_out=sum(hist.values()), agreement_hist=dict(hist),
+            drops=meta['drops'], drops_text=meta['drops_text'],
+            not_in_classes=not_in_classes, smaller_than_1px=too_small,
+            fusion=meta['fusion'], fusion_seconds=meta['fusion_seconds'])
+        return data_list
+
+    # -- filtering ----------------------------------------------------------------
+    def filter_data(self) -> List[dict]:
+        """mmdet's ``filter_empty_gt`` / ``min_size`` on the loaded boxes."""
+        if self.test_mode or self.filter_cfg is None:
+            return self.data_list
+        filter_empty_gt = self.filter_cfg.get('filter_empty_gt', False)
+        min_size = self.filter_cfg.get('min_size', 0)
+        kept = [d for d in self.data_list
+                if (not filter_empty_gt or len(d['instances']) > 0)
+                and min(d['width'], d['height']) >= min_size]
+        self.stats['images_filtered'] = len(self.data_list) - len(kept)
+        return kept
+
+    def full_init(self) -> None:
+        super().full_init()
+        if self.stats.get('images_filtered'):
+            MMLogger.get_current_instance().info(
+                f'{type(self).__name__}: filter_cfg={self.filter_cfg} removed '
+                f'{self.stats["images_filtered"]} images; {len(self)} left')
+
+    # -- reporting ----------------------------------------------------------------
+    def summary(self, width: int = 30) -> str:
+        """Images, readers, boxes in and out, agreement histogram, drops."""
+        s = self.stats
+        if not s:
+            return f'{type(self).__name__} (not loaded yet)'
+        readers = s['readers']
+        lines = [f'{type(self).__name__}: {s["source"]} ({s["kind"]})',
+                 f'  images        : {s["images"]} of {s["images_in_file"]}'
+                 + (f' ({s["images_skipped_no_selected_reader"]} read by none '
+                    f'of readers {self.readers}, skipped)'
+                    if s['images_skipped_no_selected_reader'] else ''),
+                 f'  readers       : {len(readers)} '
+                 f'({", ".join(readers[:10])}{", ..." if len(readers) > 10 else ""})',
+                 f'  boxes in      : {s["boxes_in"]}',
+                 f'  {"fused boxes out" if s["fusion"] else "boxes out    "}: '
+                 f'{s["boxes_out"]}']
+        if s['fusion']:
+            cache = ('' if self.cache_hit is None else
+                     f', cache {"hit" if self.cache_hit else "miss"}: '
+                     f'{self.cache_file}')
+            lines.append(f'  fusion        : {s["fusion"]} '
+                         f'({s["fusion_seconds"]:.2f} s{cache})')
+        for line in s['drops_text'].splitlines():
+            lines.append('  ' + line)
+        if s['not_in_classes']:
+            lines.append(f'  not in classes (dropped): {s["not_in_classes"]}')
+        if s['smaller_than_1px']:
+            lines.append(f'  under 1 px (dropped, as mmdet): {s["smaller_than_1px"]}')
+        hist = s['agreement_hist']
+        if hist and (s['fusion'] or any(a != 1 for a, _ in hist)):
+            lines.append('  agreement (boxes by readers agreeing / readers R):')
+            top = max(hist.values())
+            for (a, R), n in sorted(hist.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+                c = a / R if R else float('nan')
+                lines.append(f'    {a}/{R}  c={c:4.2f} {n:>8d}  '
+                             + '#' * max(1, round(width * n / top)))
+        lines.append(f'  load time     : {self.load_seconds:.2f} s')
+        return '\n'.join(lines)
+
+    def __repr__(self) -> str:
+        return self.summary()
+
+
+__all__ = ['MultiAnnotatorCocoDataset']
