@@ -10,6 +10,7 @@ two separate runs (``iouThrs=[0.4]`` and the default) give.
 """
 import contextlib
 import io
+import os
 from collections import Counter
 from typing import Dict, List, Mapping, Optional, Sequence, Union
 
@@ -54,7 +55,7 @@ def _results_to_coco(coco_gt: COCO, results: List[dict]) -> COCO:
 
 
 def evaluate_coco_results(gt: CocoLike,
-                          results: Union[str, Sequence[Mapping]],
+                          results: Union[str, os.PathLike, Sequence[Mapping]],
                           iou_thr: float = PAPER_IOU_THR,
                           classwise: bool = True,
                           no_finding: Union[None, bool, Mapping, NoFinding] = None,
@@ -87,8 +88,8 @@ def evaluate_coco_results(gt: CocoLike,
         ``map_50_95`` (kept for mmdet's usual ``save_best='coco/bbox_mAP'``).
     """
     coco_gt = load_coco_gt(gt)
-    if isinstance(results, str):
-        results = load_predictions(results, coco_gt)
+    if isinstance(results, (str, os.PathLike)):
+        results = load_predictions(os.fspath(results), coco_gt)
     else:
         results = check_results(results, coco_gt)
     nf = parse_no_finding(no_finding)
