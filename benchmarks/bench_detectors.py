@@ -53,10 +53,8 @@ def build_models(num_classes: int):
                                      'yolox_s_8xb8-300e_coco.py')).model
     yolox.bbox_head.num_classes = num_classes
     yolox.data_preprocessor.pop('batch_augments', None)
-    init_default_scope('mmdet')
-    baseline = MODELS.build(yolox)
-    init_default_scope('mmmulti')
-    return MODELS.build(ours), baseline
+    # mmdet's YOLOX types resolve through the mmmulti registry's parent (mmdet)
+    return MODELS.build(ours), MODELS.build(yolox)
 
 
 def make_step(model: torch.nn.Module, data: dict):
