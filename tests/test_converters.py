@@ -276,3 +276,36 @@ def test_tool_as_in_readme(tmp_path):
     for k in range(4):
         with Image.open(tmp_path / 'png' / f'im{k}.png') as im:
             assert im.format == 'PNG' and im.size == (32, 24)
+
+
+def test_converted_file_fuses_and_draws(tmp_path):
+    """Converter output feeds the fusion figure and reader agreement (DICOMs windowed)."""
+    from mmmulti.analysis.reader_agreement import reader_agreement_from_file
+    from mmmulti.visualization import fusion_examples, plot_fusion_comparison
+    img_dir = tmp_path / 'dicom'
+    img_dir.mkdir()
+    yy, xx = np.mgrid[0:80, 0:100]
+    write_dicom(img_dir / 'cxr1.dicom', (xx * 40).astype(np.uint16), 'MONOCHROME1',
+                center=2000, width=3000)
+    rows = [finding('cxr1', 3, 'R8', (20, 30, 70, 60)),
+            finding('cxr1', 3, 'R9', (22, 28, 72, 62)),
+            finding('cxr1', 8, 'R9', (5, 5, 15, 15)), no_finding('cxr1', 'R10')]
+    coco, _ = convert_vindr_csv(write_csv(tmp_path / 'c.csv', rows), image_dir=str(img_dir),
+                                progress=False)
+    ann = tmp_path / 'c.json'
+    ann.write_text(json.dumps(coco))
+    items, names, readers = fusion_examples(str(ann), str(img_dir), num=1)
+    assert readers == ['R10', 'R8', 'R9'] and names[3] == 'Cardiomegaly'
+    fused = items[0]['fused']
+    # WBF: the two Cardiomegaly boxes fuse (2 of R = 3 readers), the nodule stands alone
+    order = np.argsort(fused.labels)
+    assert fused.labels[order].tolist() == [3, 8]
+    np.testing.assert_allclose(fused.scores[order], [2 / 3, 1 / 3], rtol=1e-6)
+    assert items[0]['image'][0, 0] == 255   # MONOCHROME1: low values shown bright
+    out = tmp_path / 'fig.png'
+    plot_fusion_comparison(items, str(out), names, readers)
+    with Image.open(out) as im:
+        assert im.format == 'PNG' and im.size[0] > 500
+    rep = reader_agreement_from_file(str(ann), iou_thr=0.4, min_agreement=2)
+    r10 = rep.per_reader[rep.readers.index('R10')]
+    assert (r10.images, r10.boxes, r10.consensus_boxes, r10.recall) == (1, 0, 1, 0.0)
