@@ -326,3 +326,24 @@ def test_mosaic_through_multi_image_mix_dataset(data, tmp_path):
                        if w[0] == lab and w[2] == a and abs(w[1] - c) < 1e-7)
             seen.add(key)
     assert len(seen) >= 3
+
+
+def test_fuse_annotations_in_pipeline_matches_fusion_at_load(data, tmp_path):
+    ann_file, img_dir = data
+    cfg = dict(type='WBF', iou_thr=0.4)
+    online = build(ann_file, img_dir, tmp_path, pipeline=[
+        dict(type='LoadImageFromFile'),
+        dict(type='LoadAnnotations', with_bbox=True),
+        dict(type='FuseAnnotations', fusion=cfg),
+        dict(type='PackDetInputs')])
+    at_load = build(ann_file, img_dir, tmp_path, fusion=cfg)
+    assert len(online) == len(at_load)
+    for idx in range(len(online)):
+        inst = online[idx]['data_samples'].gt_instances
+        ref = at_load.get_data_info(idx)['instances']
+        assert len(inst) == len(ref)
+        np.testing.assert_allclose(inst.bboxes.tensor.numpy().reshape(-1, 4),
+                                   np.reshape([i['bbox'] for i in ref], (-1, 4)),
+                                   atol=1e-4)
+        assert inst.confidences.tolist() == [i['confidence'] for i in ref]
+        assert inst.agreements.tolist() == [i['agreement'] for i in ref]
