@@ -321,3 +321,18 @@ def test_yolov5_builds_trains_and_predicts(cfg_name):
     inst = results[0].pred_instances
     assert inst.bboxes.shape[1] == 4 and len(inst) <= 300
     assert ((inst.labels >= 0) & (inst.labels < 3)).all()
+
+
+def test_batch_without_gt_trains_objectness_only():
+    for head in (one_level_head(), WeightedYOLOv5Head(
+            num_classes=2, in_channels=[16], widen_factor=1.0,
+            anchors=[[(10, 13), (16, 30), (33, 23)]], strides=[8], train_size=64)):
+        empty = gt([], [])
+        empty.w = torch.zeros(0)
+        pred = torch.zeros(2, 21, 8, 8, requires_grad=True)
+        losses = head.loss_by_feat([pred], [empty, empty], [dict(img_shape=(64, 64))] * 2)
+        assert losses['loss_box'].item() == 0.0 and losses['loss_cls'].item() == 0.0
+        assert losses['loss_obj'].item() == pytest.approx(
+            math.log(2) * 4.0 * (64 / 640) ** 2 * 3 * 2, rel=1e-6)
+        sum(losses.values()).backward()
+        assert pred.grad.abs().sum() > 0
