@@ -1,4 +1,4 @@
-"""Agreement of each reader with the fused consensus and between readers.
+r"""Agreement of each reader with the fused consensus and between readers.
 
 Example::
 
@@ -16,9 +16,13 @@ from mmmulti.analysis.reader_agreement import reader_agreement_from_file
 from mmmulti.visualization import plot_reader_agreement
 
 
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter,
+                     argparse.RawDescriptionHelpFormatter):
+    """Keeps the examples' layout and shows defaults."""
+
+
 def parse_args() -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split('\n')[1],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=_HelpFormatter)
     p.add_argument('ann', help='multi-reader COCO file')
     p.add_argument('--out-dir', required=True, help='folder for reader_agreement.{json,png}')
     p.add_argument('--method', default='wbf',

@@ -1,4 +1,4 @@
-"""Draw the readers' boxes next to the fused boxes and their confidence (paper Fig. 2).
+r"""Draw the readers' boxes next to the fused boxes and their confidence (paper Fig. 2).
 
 Example::
 
@@ -14,9 +14,13 @@ import os.path as osp
 from mmmulti.visualization import fusion_examples, plot_fusion_comparison
 
 
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter,
+                     argparse.RawDescriptionHelpFormatter):
+    """Keeps the examples' layout and shows defaults."""
+
+
 def parse_args() -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split('\n')[1],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=_HelpFormatter)
     p.add_argument('ann', help='multi-reader COCO file')
     p.add_argument('--img-dir', required=True, help='folder the file_name entries are in')
     p.add_argument('--out', required=True, help='output figure (.png)')

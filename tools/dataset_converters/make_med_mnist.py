@@ -1,4 +1,4 @@
-"""Generate MED-MNIST, the simulated multi-reader detection set.
+r"""Generate MED-MNIST, the simulated multi-reader detection set.
 
 Example::
 
@@ -11,9 +11,13 @@ import argparse
 from mmmulti.simulation.med_mnist import format_summary, make_med_mnist
 
 
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter,
+                     argparse.RawDescriptionHelpFormatter):
+    """Keeps the examples' layout and shows defaults."""
+
+
 def parse_args() -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split('\n')[1],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=_HelpFormatter)
     p.add_argument('--out', required=True, help='output folder (images/, annotations/)')
     p.add_argument('--num-train', type=int, default=5000, help='training images')
     p.add_argument('--num-val', type=int, default=1000, help='validation images')

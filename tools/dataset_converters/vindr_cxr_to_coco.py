@@ -1,4 +1,4 @@
-"""Convert a VinDr-CXR (VinBigData) annotation CSV to multi-reader COCO.
+r"""Convert a VinDr-CXR (VinBigData) annotation CSV to multi-reader COCO.
 
 Examples::
 
@@ -24,9 +24,13 @@ import os.path as osp
 from mmmulti.converters.vindr_cxr import convert_vindr_csv, split_coco_by_image
 
 
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter,
+                     argparse.RawDescriptionHelpFormatter):
+    """Keeps the examples' layout and shows defaults."""
+
+
 def parse_args() -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split('\n')[1],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=_HelpFormatter)
     p.add_argument('csv', help='annotation CSV (image_id, class_name, class_id, rad_id, '
                    'x_min, y_min, x_max, y_max[, width, height])')
     p.add_argument('--out', required=True, help='output COCO json')
