@@ -197,3 +197,22 @@ def test_from_loaded_file_absent_vote():
     out = WBF().fuse_dataset(src.reads)[0]
     assert out.scores.tolist() == pytest.approx([1 / 3]) and out.agreement.tolist() == [1]
     np.testing.assert_allclose(out.boxes, [[4, 4, 14, 14]], atol=1e-5)
+
+
+def test_benchmark_data_agrees_with_direct_calls():
+    """The benchmark's VinDr-like data (absent votes included), small scale."""
+    import importlib.util
+    from pathlib import Path
+    path = Path(__file__).resolve().parents[1] / 'benchmarks' / 'bench_fusion.py'
+    spec = importlib.util.spec_from_file_location('bench_fusion', path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    data = bench.synthetic_reads(300, 3, seed=5)
+    assert any(len(r) and len(set(r.readers.tolist())) < 3 for r in data)
+    ref = bench.direct_ensemble_boxes(data, 0.4)
+    ours = WBF(iou_thr=0.4).fuse_dataset(data)
+    for r, (b, s, lab), f in zip(data, ref, ours):
+        wh = np.array([r.width, r.height, r.width, r.height])
+        assert np.array_equal((b * wh).astype(np.float32), f.boxes)
+        assert np.array_equal(lab.astype(np.int64), f.labels)
+        assert np.array_equal(s.astype(np.float32), f.scores)   # unit weights: s == c

@@ -75,6 +75,8 @@ class ReliabilityWBF(WBF):
                  min_weight: float = 0.05, workers: int = 1, progress: bool = True) -> None:
         super().__init__(iou_thr=iou_thr, skip_box_thr=skip_box_thr, conf_type=conf_type,
                          workers=workers, progress=progress)
+        if not min_weight > 0:
+            raise ValueError(f'min_weight must be > 0 (WBF divides by weights), got {min_weight}')
         if weight_formula not in ('f1_iou', 'f1'):
             raise ValueError(f"weight_formula must be 'f1_iou' or 'f1', got {weight_formula!r}")
         self.max_iter = int(max_iter)
