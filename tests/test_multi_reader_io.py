@@ -72,16 +72,22 @@ def test_single_truth_file_is_valid():
 
 
 @pytest.mark.parametrize('mutate, message', [
-    (lambda d: d['annotations'][1].pop('reader'), 'annotation id 11 (image 1): missing reader'),
-    (lambda d: d['annotations'][1].update(category_id=99), 'annotation id 11 (image 1): unknown category id 99'),
-    (lambda d: d['annotations'][1].update(id=10), 'annotation id 10 (image 1): duplicate annotation id'),
+    (lambda d: d['annotations'][1].pop('reader'),
+     'annotation id 11 (image 1): missing reader'),
+    (lambda d: d['annotations'][1].update(category_id=99),
+     'annotation id 11 (image 1): unknown category id 99'),
+    (lambda d: d['annotations'][1].update(id=10),
+     'annotation id 10 (image 1): duplicate annotation id'),
     (lambda d: d['images'][1].pop('width'), 'image 2 has no width/height'),
     (lambda d: d['images'][1].update(height=None), 'image 2 has no width/height'),
-    (lambda d: d['annotations'][2].update(image_id=42), 'annotation id 12 (image 42): refers to unknown image id 42'),
-    (lambda d: d['annotations'][0].update(reader='R9'), "annotation id 10 (image 1): reader 'R9' is not in the image's readers"),
+    (lambda d: d['annotations'][2].update(image_id=42),
+     'annotation id 12 (image 42): refers to unknown image id 42'),
+    (lambda d: d['annotations'][0].update(reader='R9'),
+     "annotation id 10 (image 1): reader 'R9' is not in the image's readers"),
     (lambda d: d['images'][0].update(readers=['R1', 'R1']), 'image 1: duplicate reader'),
     (lambda d: d['images'].append(dict(d['images'][0])), 'duplicate image id 1'),
-    (lambda d: d['annotations'][0].update(bbox=[1, 2, 3]), 'annotation id 10 (image 1): bbox must be'),
+    (lambda d: d['annotations'][0].update(bbox=[1, 2, 3]),
+     'annotation id 10 (image 1): bbox must be'),
 ])
 def test_structural_errors_name_file_and_record(tmp_path, mutate, message):
     d = base_coco()

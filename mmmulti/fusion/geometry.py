@@ -29,3 +29,13 @@ def agreeing_readers(out_boxes: np.ndarray, out_labels: np.ndarray, reads,
     for k in range(len(out_boxes)):
         counts[k] = max(1, len(set(reads.readers[hit[k]].tolist())))
     return counts
+
+
+def pair_iou(a, b) -> float:
+    """IoU of two xyxy boxes (sequences of 4 numbers), in plain Python."""
+    iw = min(a[2], b[2]) - max(a[0], b[0])
+    ih = min(a[3], b[3]) - max(a[1], b[1])
+    if iw <= 0 or ih <= 0:
+        return 0.0
+    inter = iw * ih
+    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)

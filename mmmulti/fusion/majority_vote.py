@@ -8,6 +8,7 @@ import numpy as np
 
 from mmmulti.registry import FUSION_METHODS
 from .base import BaseFusion, FusedBoxes, ImageReads
+from .geometry import pair_iou
 
 
 @FUSION_METHODS.register_module()
@@ -43,7 +44,7 @@ class MajorityVote(BaseFusion):
                 if lab != label or reader in who:
                     continue
                 mean = total / n
-                iou = _iou(mean, box)
+                iou = pair_iou(mean, box)
                 if iou > best_iou:
                     best, best_iou = k, iou
             if best < 0:
@@ -60,11 +61,3 @@ class MajorityVote(BaseFusion):
         return FusedBoxes(np.array([c[1] / c[2] for c in kept]),
                           np.array([c[0] for c in kept]), agree / R, agree)
 
-
-def _iou(a: np.ndarray, b: np.ndarray) -> float:
-    iw = min(a[2], b[2]) - max(a[0], b[0])
-    ih = min(a[3], b[3]) - max(a[1], b[1])
-    if iw <= 0 or ih <= 0:
-        return 0.0
-    inter = iw * ih
-    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)

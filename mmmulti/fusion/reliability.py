@@ -50,7 +50,7 @@ import numpy as np
 
 from mmmulti.registry import FUSION_METHODS
 from .base import FusedBoxes, ImageReads
-from .majority_vote import _iou
+from .geometry import pair_iou
 from .wbf import WBF
 
 
@@ -167,7 +167,7 @@ class ReliabilityWBF(WBF):
                                           for i in idx],
                                          [w[s] for s, idx in by_reader.items() if s != t
                                           for _ in idx])
-                    st['iou_sum'] += support * sum(_iou(boxes[i], ref) for i in mine)
+                    st['iou_sum'] += support * sum(pair_iou(boxes[i], ref) for i in mine)
         out: Dict[str, dict] = OrderedDict()
         for r, st in stats.items():
             prec = st['confirmed'] / st['boxes'] if st['boxes'] else float('nan')
