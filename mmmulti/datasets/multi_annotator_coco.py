@@ -214,14 +214,17 @@ class MultiAnnotatorCocoDataset(CocoDataset):
             too_small += int((keep_cls & ~keep_size).sum())
             keep = keep_cls & keep_size
             R = len(image_readers)
-            instances = []
-            for k in np.nonzero(keep)[0].tolist():
-                instances.append(dict(
-                    bbox=boxes[k].tolist(), bbox_label=int(labels[k]),
-                    ignore_flag=0, reader=str(readers[k]),
-                    confidence=float(scores[k]), agreement=int(agreements[k])))
-                hist[(int(agreements[k]), R)] += 1
-            for cl in set(int(labels[k]) for k in np.nonzero(keep)[0]):
+            idx = np.nonzero(keep)[0]
+            k_labels = labels[idx].tolist()
+            k_agree = agreements[idx].tolist()
+            instances = [
+                dict(bbox=b, bbox_label=lab, ignore_flag=0, reader=str(r),
+                     confidence=c, agreement=a)
+                for b, lab, r, c, a in zip(boxes[idx].tolist(), k_labels,
+                                           np.asarray(readers)[idx].tolist(),
+                                           scores[idx].tolist(), k_agree)]
+            hist.update((a, R) for a in k_agree)
+            for cl in set(k_labels):
                 cat_img_map[self.cat_ids[cl]].append(img['id'])
             data_info = dict(
                 img_path=osp.join(self.data_prefix.get('img', ''),
