@@ -367,7 +367,7 @@ def test_a_changed_loss_path_is_an_error_not_a_silent_misweight():
     head = apply_earl(build_head('fcos'))
     original = head.loss_centerness
     head._earl_install_proxies()
-    head._earl_push('loss_centerness', torch.ones(2))
+    head.earl_push('loss_centerness', torch.ones(2))
     with pytest.raises(RuntimeError, match=r'did not call loss_centerness \(1 call'):
         head._earl_remove_proxies(check=True)
     assert head.loss_centerness is original

@@ -33,7 +33,7 @@ Negative priors always keep weight 1. A gt without ``confidences`` /
 all 1 computes exactly the plain head's losses.
 """
 import inspect
-from typing import Dict, FrozenSet, Iterable, List, Optional, Sequence, Tuple
+from typing import Dict, FrozenSet, Iterable, List, Optional, Tuple
 
 import torch
 import torch.nn as nn
@@ -188,9 +188,13 @@ class EARLWeightedLoss(nn.Module):
 class EARLHeadMixin:
     """State and helpers of an ``EARL<Head>``; family adapters build on it.
 
-    Adapters record, per image, a per-prior weight vector and positive mask in
-    ``_get_targets_single`` (via :meth:`_earl_record`), and turn the batch's
-    records into the final weights with :meth:`_earl_finalize`.
+    Adapter API (see :mod:`mmmulti.models.earl_adapters` for five examples):
+    :meth:`earl_start` opens a batch; while :attr:`earl_recording`, the
+    adapter's ``_get_targets_single`` calls :meth:`earl_record` with the gt
+    index of each prior (-1: not positive); :meth:`earl_finalize` returns the
+    batch's per-prior weights (normalised); the adapter applies them to the
+    head's target weights, or queues them with :meth:`earl_push` for loss
+    modules wrapped by :meth:`earl_loss_with_proxies` (set ``_earl_loss_attrs``).
     """
 
     earl_options: EARLOptions = EARLOptions()
@@ -203,6 +207,11 @@ class EARLHeadMixin:
     _earl_loss_attrs: Dict[str, Tuple[str, ...]] = {}
 
     @property
+    def earl_recording(self) -> bool:
+        """True between :meth:`earl_start` and :meth:`earl_finalize`."""
+        return self._earl_records is not None
+
+    @property
     def earl_plain_type(self) -> type:
         """The decorated head class (``RetinaHead`` for ``EARL<RetinaHead>``)."""
         return type(self).__earl_base__
@@ -212,7 +221,8 @@ class EARLHeadMixin:
         return gt_earl_weights(gt_instances, self.earl_options.weight_mode)
 
     # -- recording -------------------------------------------------------
-    def _earl_bound(self, method_name: str, args: tuple, kwargs: dict) -> inspect.BoundArguments:
+    def earl_bound_args(self, method_name: str, args: tuple,
+                        kwargs: dict) -> inspect.BoundArguments:
         """Bind a call of the base class's ``method_name`` to its parameter names."""
         cache = type(self).__dict__.get('_earl_signatures')
         if cache is None:
@@ -224,7 +234,7 @@ class EARLHeadMixin:
             cache[method_name] = sig
         return sig.bind(self, *args, **kwargs)
 
-    def _earl_record(self, gt_instances: InstanceData, prior_gt: Tensor, **extra) -> None:
+    def earl_record(self, gt_instances: InstanceData, prior_gt: Tensor, **extra) -> None:
         """Record one image: ``prior_gt`` is the gt index of each prior, -1 if
         the prior is not positive."""
         w_gt = self.earl_gt_weights(gt_instances).to(prior_gt.device)
@@ -235,10 +245,10 @@ class EARLHeadMixin:
             w = torch.ones(prior_gt.shape, device=prior_gt.device)
         self._earl_records.append(dict(weights=w, pos=pos, **extra))
 
-    def _earl_start(self) -> None:
+    def earl_start(self) -> None:
         self._earl_records = []
 
-    def _earl_finalize(self, num_imgs: int) -> List[dict]:
+    def earl_finalize(self, num_imgs: int) -> List[dict]:
         """The batch's records, weights normalised; stops recording."""
         records, self._earl_records = self._earl_records, None
         if records is None or len(records) != num_imgs:
@@ -282,13 +292,13 @@ class EARLHeadMixin:
                 raise RuntimeError(f'EARL<{self.earl_plain_type.__name__}>: the head did '
                                    f'not call {", ".join(left)} as the adapter expected')
 
-    def _earl_push(self, attr: str, weight: Tensor) -> None:
+    def earl_push(self, attr: str, weight: Tensor) -> None:
         """Queue ``weight`` for the next call of loss ``attr`` (if it is wrapped)."""
         proxy = (self._earl_proxies or {}).get(attr)
         if proxy is not None:
             proxy.push(weight)
 
-    def _earl_loss_with_proxies(self, loss_by_feat, *args, earl_prepare=None,
+    def earl_loss_with_proxies(self, loss_by_feat, *args, earl_prepare=None,
                                 **kwargs) -> dict:
         """Run ``loss_by_feat`` with the loss modules of the enabled terms
         wrapped; ``earl_prepare`` runs once, before the first wrapped call."""

@@ -4,7 +4,7 @@ Each adapter is a mixin placed before the head class in ``EARL<Head>``. It
 (a) finds the gt of every positive prior where the head already assigns, by
 overriding ``_get_targets_single`` and calling ``super()`` (no assignment is
 computed twice), (b) turns the batch's gt weights into per-prior weights
-(``EARLHeadMixin._earl_finalize``, where ``normalize='mean'`` is exact because
+(``EARLHeadMixin.earl_finalize``, where ``normalize='mean'`` is exact because
 every weight is known before any loss), and (c) applies them:
 
 =================  ===========================  ==============================
@@ -70,9 +70,9 @@ class AnchorHeadEARL(EARLHeadMixin):
 
     def _get_targets_single(self, *args, **kwargs) -> tuple:
         res = super()._get_targets_single(*args, **kwargs)
-        if self._earl_records is None:
+        if not self.earl_recording:
             return res
-        gt = self._earl_bound('_get_targets_single', args, kwargs).arguments['gt_instances']
+        gt = self.earl_bound_args('_get_targets_single', args, kwargs).arguments['gt_instances']
         o = self._earl_target_offset
         labels, sampling_result = res[o], res[o + 6]
         fg = _fg(labels, self.num_classes).nonzero().squeeze(1)
@@ -84,17 +84,17 @@ class AnchorHeadEARL(EARLHeadMixin):
         # unmapping keeps the order of inside anchors: the k-th smallest
         # positive inside index is the k-th foreground anchor overall
         prior_gt[fg] = sampling_result.pos_assigned_gt_inds[pos_inds.argsort()]
-        self._earl_record(gt, prior_gt)
+        self.earl_record(gt, prior_gt)
         return res
 
     def get_targets(self, anchor_list, valid_flag_list, batch_gt_instances, *args,
                     **kwargs) -> tuple:
         num_level_anchors = [a.size(0) for a in anchor_list[0]]
-        self._earl_start()
+        self.earl_start()
         try:
             res = super().get_targets(anchor_list, valid_flag_list, batch_gt_instances,
                                       *args, **kwargs)
-            records = self._earl_finalize(len(batch_gt_instances))
+            records = self.earl_finalize(len(batch_gt_instances))
         finally:
             self._earl_records = None
         self._earl_targets_seen = True
@@ -121,7 +121,7 @@ class AnchorHeadEARL(EARLHeadMixin):
 
     def loss_by_feat(self, *args, **kwargs) -> dict:
         self._earl_targets_seen = False
-        losses = self._earl_loss_with_proxies(super().loss_by_feat, *args, **kwargs)
+        losses = self.earl_loss_with_proxies(super().loss_by_feat, *args, **kwargs)
         if not self._earl_targets_seen:
             raise RuntimeError(f'EARL<{self.earl_plain_type.__name__}>: loss_by_feat did '
                                'not call get_targets, so no EARL weight was applied; this '
@@ -144,8 +144,8 @@ class ATSSHeadEARL(AnchorHeadEARL):
             labels = labels.reshape(-1)
             w_pos = w.reshape(-1)[_fg(labels, self.num_classes)]
             if w_pos.numel():
-                self._earl_push('loss_bbox', w_pos)
-                self._earl_push('loss_centerness', w_pos)
+                self.earl_push('loss_bbox', w_pos)
+                self.earl_push('loss_centerness', w_pos)
 
 
 class FCOSHeadEARL(EARLHeadMixin):
@@ -157,13 +157,13 @@ class FCOSHeadEARL(EARLHeadMixin):
                         'obj': ('loss_centerness', )}
 
     def _get_targets_single(self, *args, **kwargs) -> tuple:
-        if self._earl_records is None:
+        if not self.earl_recording:
             return super()._get_targets_single(*args, **kwargs)
-        bound = self._earl_bound('_get_targets_single', args, kwargs)
+        bound = self.earl_bound_args('_get_targets_single', args, kwargs)
         gt = bound.arguments['gt_instances']
         if len(gt) == 0:
             res = super()._get_targets_single(*args, **kwargs)
-            self._earl_record(gt, torch.full_like(res[0], -1))
+            self.earl_record(gt, torch.full_like(res[0], -1))
             return res
         coded = gt.new()
         coded.labels = -1 - torch.arange(len(gt), device=gt.labels.device,
@@ -175,15 +175,15 @@ class FCOSHeadEARL(EARLHeadMixin):
         prior_gt = torch.where(fg, -1 - coded_labels, -1)
         labels = torch.where(fg, gt.labels[prior_gt.clamp(min=0)],
                              coded_labels.new_full((), self.num_classes))
-        self._earl_record(gt, prior_gt)
+        self.earl_record(gt, prior_gt)
         return (labels, ) + tuple(res[1:])
 
     def get_targets(self, points: List[Tensor], batch_gt_instances, *args, **kwargs):
         num_points = [p.size(0) for p in points]
-        self._earl_start()
+        self.earl_start()
         try:
             res = super().get_targets(points, batch_gt_instances, *args, **kwargs)
-            records = self._earl_finalize(len(batch_gt_instances))
+            records = self.earl_finalize(len(batch_gt_instances))
         finally:
             self._earl_records = None
         # FCOSHead.loss_by_feat flattens level by level, images within a level
@@ -195,15 +195,15 @@ class FCOSHeadEARL(EARLHeadMixin):
         if not torch.equal(_fg(torch.cat(res[0]), self.num_classes), pos):
             raise RuntimeError(f'EARL<{self.earl_plain_type.__name__}>: positive points '
                                'do not match the foreground labels')
-        self._earl_push('loss_cls', w)
+        self.earl_push('loss_cls', w)
         w_pos = w[pos]
         if w_pos.numel():  # FCOS skips box/centerness losses without positives
-            self._earl_push('loss_bbox', w_pos)
-            self._earl_push('loss_centerness', w_pos)
+            self.earl_push('loss_bbox', w_pos)
+            self.earl_push('loss_centerness', w_pos)
         return res
 
     def loss_by_feat(self, *args, **kwargs) -> dict:
-        return self._earl_loss_with_proxies(super().loss_by_feat, *args, **kwargs)
+        return self.earl_loss_with_proxies(super().loss_by_feat, *args, **kwargs)
 
 
 class _RecordingSampler:
@@ -230,9 +230,9 @@ class YOLOXHeadEARL(EARLHeadMixin):
                         'obj': ('loss_obj', )}
 
     def _get_targets_single(self, *args, **kwargs) -> tuple:
-        if self._earl_records is None:
+        if not self.earl_recording:
             return super()._get_targets_single(*args, **kwargs)
-        gt = self._earl_bound('_get_targets_single', args, kwargs).arguments['gt_instances']
+        gt = self.earl_bound_args('_get_targets_single', args, kwargs).arguments['gt_instances']
         sampler = self.sampler
         recorder = _RecordingSampler(sampler)
         self.sampler = recorder
@@ -247,27 +247,27 @@ class YOLOXHeadEARL(EARLHeadMixin):
         if not torch.equal(prior_gt >= 0, fg_mask):
             raise RuntimeError(f'EARL<{self.earl_plain_type.__name__}>: sampled positives '
                                'do not match the foreground mask')
-        self._earl_record(gt, prior_gt)
+        self.earl_record(gt, prior_gt)
         return res
 
     def _earl_queue(self, num_imgs: int) -> None:
-        records = self._earl_finalize(num_imgs)
+        records = self.earl_finalize(num_imgs)
         # YOLOXHead.loss_by_feat: loss_obj over all priors (image-major), then
         # loss_cls, loss_bbox (and loss_l1) over positives, if there are any
         w = torch.cat([r['weights'] for r in records])
         pos = torch.cat([r['pos'] for r in records])
-        self._earl_push('loss_obj', w)
+        self.earl_push('loss_obj', w)
         w_pos = w[pos]
         if w_pos.numel():
-            self._earl_push('loss_cls', w_pos)
-            self._earl_push('loss_bbox', w_pos)
+            self.earl_push('loss_cls', w_pos)
+            self.earl_push('loss_bbox', w_pos)
             if self.use_l1:
-                self._earl_push('loss_l1', w_pos)
+                self.earl_push('loss_l1', w_pos)
 
     def loss_by_feat(self, cls_scores, bbox_preds, objectnesses, batch_gt_instances,
                      batch_img_metas, batch_gt_instances_ignore=None) -> dict:
-        self._earl_start()
-        return self._earl_loss_with_proxies(
+        self.earl_start()
+        return self.earl_loss_with_proxies(
             super().loss_by_feat, cls_scores, bbox_preds, objectnesses,
             batch_gt_instances, batch_img_metas, batch_gt_instances_ignore,
             earl_prepare=lambda: self._earl_queue(len(batch_img_metas)))
