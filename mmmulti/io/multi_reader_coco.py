@@ -171,6 +171,9 @@ def load_multi_reader_coco(path_or_dict: Union[str, os.PathLike, dict],
 
     Returns:
         MultiReaderCoco with boxes as absolute xyxy (clipped to the image).
+        An image without ``readers`` gets the sorted readers of its
+        annotations, dropped ones included (a reader whose only box was
+        dropped still read the image: an absent vote, not a missing reader).
     """
     data, src = _load_json(path_or_dict)
     for key in ('images', 'annotations', 'categories'):
