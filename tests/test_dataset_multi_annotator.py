@@ -347,3 +347,37 @@ def test_fuse_annotations_in_pipeline_matches_fusion_at_load(data, tmp_path):
                                    atol=1e-4)
         assert inst.confidences.tolist() == [i['confidence'] for i in ref]
         assert inst.agreements.tolist() == [i['agreement'] for i in ref]
+
+
+def test_lazy_init_still_knows_the_file_classes(data, tmp_path):
+    ds = build(*data, tmp_path, lazy_init=True)
+    assert ds.metainfo['classes'] == ('nodule', 'mass')
+    assert ds.stats['readers'] == ['R8', 'R9', 'R10', 'R11']
+
+
+def test_weights_survive_collate_and_data_preprocessor(data, tmp_path):
+    """Through a DataLoader (pseudo_collate) and DetDataPreprocessor with a
+    batch resize, as in training."""
+    from mmengine.dataset import pseudo_collate
+    from torch.utils.data import DataLoader
+
+    from mmmulti.registry import MODELS
+    ann_file, img_dir = data
+    ds = build(ann_file, img_dir, tmp_path, fusion=dict(type='WBF'),
+               pipeline=[dict(type='LoadImageFromFile'),
+                         dict(type='LoadAnnotations', with_bbox=True),
+                         dict(type='PackDetInputs')])
+    pre = MODELS.build(dict(
+        type='DetDataPreprocessor', pad_size_divisor=32,
+        batch_augments=[dict(type='BatchSyncRandomResize',
+                             random_size_range=(96, 96), interval=1)]))
+    from mmengine.logging import MessageHub
+    MessageHub.get_current_instance().update_info('iter', 0)
+    loader = DataLoader(ds, batch_size=4, collate_fn=pseudo_collate)
+    batch = pre(next(iter(loader)), training=True)
+    for k, sample in enumerate(batch['data_samples']):
+        ref = ds.get_data_info(k)['instances']
+        inst = sample.gt_instances
+        assert inst.confidences.tolist() == [i['confidence'] for i in ref]
+        assert inst.agreements.tolist() == [i['agreement'] for i in ref]
+        assert len(inst.bboxes) == len(ref)

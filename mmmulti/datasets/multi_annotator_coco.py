@@ -10,6 +10,7 @@ are the fused boxes with their ``confidence`` (EARL weight) and
 confidence 1 and agreement 1.
 """
 import colorsys
+import re
 import os.path as osp
 import time
 from collections import Counter
@@ -26,6 +27,11 @@ from mmmulti.registry import DATASETS, FUSION_METHODS
 
 from .fusion_cache import (cache_key, cache_path, default_cache_dir,
                            file_digest, load_fused, save_fused)
+
+
+def _natural(text: str) -> list:
+    """Sort key that puts R8 before R10."""
+    return [int(t) if t.isdigit() else t for t in re.split(r'(\d+)', text)]
 
 
 def _palette(n: int) -> List[tuple]:
@@ -246,12 +252,20 @@ class MultiAnnotatorCocoDataset(CocoDataset):
             source=meta['source'], kind=meta['kind'],
             images_in_file=len(meta['images']), images=len(data_list),
             images_skipped_no_selected_reader=skipped_images,
-            readers=sorted(readers_seen), boxes_in=meta['boxes_in'],
+            readers=sorted(readers_seen, key=_natural), boxes_in=meta['boxes_in'],
             boxes_out=sum(hist.values()), agreement_hist=dict(hist),
             drops=meta['drops'], drops_text=meta['drops_text'],
             not_in_classes=not_in_classes, smaller_than_1px=too_small,
             fusion=meta['fusion'], fusion_seconds=meta['fusion_seconds'])
         return data_list
+
+    @property
+    def metainfo(self) -> dict:
+        """As mmengine's, but loads the file first when the classes come
+        from it and ``lazy_init=True`` deferred the loading."""
+        if 'classes' not in self._metainfo and not self._fully_initialized:
+            self.full_init()
+        return super().metainfo
 
     # -- filtering ----------------------------------------------------------------
     def filter_data(self) -> List[dict]:
@@ -291,11 +305,14 @@ class MultiAnnotatorCocoDataset(CocoDataset):
                  f'  {"fused boxes out" if s["fusion"] else "boxes out    "}: '
                  f'{s["boxes_out"]}']
         if s['fusion']:
-            cache = ('' if self.cache_hit is None else
-                     f', cache {"hit" if self.cache_hit else "miss"}: '
-                     f'{self.cache_file}')
-            lines.append(f'  fusion        : {s["fusion"]} '
-                         f'({s["fusion_seconds"]:.2f} s{cache})')
+            if self.cache_hit:
+                how = (f'read from the cache {self.cache_file}; fusing took '
+                       f'{s["fusion_seconds"]:.2f} s when it was written')
+            else:
+                how = f'{s["fusion_seconds"]:.2f} s' + (
+                    f', cached to {self.cache_file}' if self.cache_hit is False
+                    else '')
+            lines.append(f'  fusion        : {s["fusion"]} ({how})')
         for line in s['drops_text'].splitlines():
             lines.append('  ' + line)
         if s['not_in_classes']:
