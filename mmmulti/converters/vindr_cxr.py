@@ -278,14 +278,18 @@ def _select_images(images: dict, readers: Optional[Sequence[str]], require_all: 
 
 
 def resolve_sizes(images: dict, csv_path: str, image_dir: Optional[str],
-                  summary: ConversionSummary) -> None:
+                  summary: ConversionSummary, progress: bool = True) -> None:
     """Give every image its size: from the CSV, or from its file in ``image_dir``.
 
     When both exist and differ (e.g. PNGs downsized from the DICOMs), the
     boxes, which are in the CSV's frame, are rescaled to the file's size.
     """
     files = index_image_files(image_dir) if image_dir else {}
-    for image_id, img in images.items():
+    items = images.items()
+    if progress and files:  # reading thousands of DICOM headers takes a while
+        from tqdm import tqdm
+        items = tqdm(items, total=len(images), desc='image sizes', unit='img')
+    for image_id, img in items:
         img.source = files.get(image_id)
         file_size = read_image_size(img.source) if img.source else None
         if img.csv_size is None and file_size is None:
@@ -385,7 +389,7 @@ def convert_vindr_csv(csv_path: str, image_dir: Optional[str] = None,
     summary = ConversionSummary(csv_path)
     images = read_vindr_csv(csv_path, readers, consensus, drop_unknown_classes, summary)
     images = _select_images(images, readers, require_all_readers, consensus, summary)
-    resolve_sizes(images, csv_path, image_dir, summary)
+    resolve_sizes(images, csv_path, image_dir, summary, progress)
     clip_boxes(images, summary)
     if png_out:
         convert_images_to_png(images, png_out, max_size, summary, progress)
