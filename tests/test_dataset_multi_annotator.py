@@ -381,3 +381,44 @@ def test_weights_survive_collate_and_data_preprocessor(data, tmp_path):
         assert inst.confidences.tolist() == [i['confidence'] for i in ref]
         assert inst.agreements.tolist() == [i['agreement'] for i in ref]
         assert len(inst.bboxes) == len(ref)
+
+
+def test_config_file_with_mmdet_names_through_runner_dataloader(data, tmp_path):
+    """A config written with mmdet's transform names and default_scope
+    'mmmulti', built the way the Runner builds it."""
+    from mmengine.config import Config
+    from mmengine.runner import Runner
+    ann_file, img_dir = data
+    cfg_file = tmp_path / 'cfg.py'
+    cfg_file.write_text(f'''
+default_scope = 'mmmulti'
+custom_imports = dict(imports=['mmmulti'], allow_failed_imports=False)
+train_dataloader = dict(
+    batch_size=2, num_workers=0,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(
+        type='MultiAnnotatorCocoDataset', ann_file={ann_file!r},
+        data_prefix=dict(img={img_dir!r}), cache_dir={str(tmp_path / 'c')!r},
+        fusion=dict(type='WBF', iou_thr=0.4),
+        pipeline=[dict(type='LoadImageFromFile'),
+                  dict(type='LoadAnnotations', with_bbox=True),
+                  dict(type='RandomCrop', crop_size=(48, 48)),
+                  dict(type='Resize', scale=(32, 32), keep_ratio=True),
+                  dict(type='PackDetInputs')]))
+''')
+    cfg = Config.fromfile(str(cfg_file))
+    init_default_scope(cfg.default_scope)
+    loader = Runner.build_dataloader(cfg.train_dataloader, seed=0)
+    weights = {(i['bbox_label'], i['confidence'], i['agreement'])
+               for d in infos(loader.dataset) for i in d['instances']}
+    n = 0
+    for batch in loader:
+        for sample in batch['data_samples']:
+            inst = sample.gt_instances
+            assert inst.confidences.dtype.is_floating_point
+            for lab, c, a in zip(inst.labels.tolist(), inst.confidences.tolist(),
+                                 inst.agreements.tolist()):
+                assert any(w[0] == lab and w[2] == a and abs(w[1] - c) < 1e-7
+                           for w in weights)
+                n += 1
+    assert n > 0

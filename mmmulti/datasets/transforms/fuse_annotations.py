@@ -41,8 +41,8 @@ class FuseAnnotations(BaseTransform):
     distinct readers of its boxes), ``img_shape`` or ``height``/``width``.
 
     Modified keys: ``gt_bboxes`` (fused boxes, then any ignored input boxes;
-    HorizontalBoxes, or numpy when ``LoadAnnotations(box_type=None)``), ``gt_bboxes_labels`` (packed with the fused
-    confidence and agreement), ``gt_ignore_flags`` (False for fused boxes;
+    HorizontalBoxes, or numpy when ``LoadAnnotations(box_type=None)``),
+    ``gt_bboxes_labels`` (packed with the fused confidence and agreement), ``gt_ignore_flags`` (False for fused boxes;
     boxes flagged ignore on input are kept, not fused, still ignored),
     ``gt_readers`` ('' for fused boxes).
 
