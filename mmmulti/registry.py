@@ -10,6 +10,11 @@ from mmdet.registry import DATA_SAMPLERS as MMDET_DATA_SAMPLERS
 from mmdet.registry import DATASETS as MMDET_DATASETS
 from mmdet.registry import EVALUATOR as MMDET_EVALUATOR
 from mmdet.registry import HOOKS as MMDET_HOOKS
+from mmdet.registry import LOG_PROCESSORS as MMDET_LOG_PROCESSORS
+from mmdet.registry import OPTIM_WRAPPER_CONSTRUCTORS as MMDET_OPTIM_WRAPPER_CONSTRUCTORS
+from mmdet.registry import RUNNER_CONSTRUCTORS as MMDET_RUNNER_CONSTRUCTORS
+from mmdet.registry import RUNNERS as MMDET_RUNNERS
+from mmdet.registry import WEIGHT_INITIALIZERS as MMDET_WEIGHT_INITIALIZERS
 from mmdet.registry import LOOPS as MMDET_LOOPS
 from mmdet.registry import METRICS as MMDET_METRICS
 from mmdet.registry import MODEL_WRAPPERS as MMDET_MODEL_WRAPPERS
@@ -24,6 +29,18 @@ from mmdet.registry import VISUALIZERS as MMDET_VISUALIZERS
 from mmengine.registry import Registry
 
 SCOPE = 'mmmulti'
+
+RUNNERS = Registry('runner', parent=MMDET_RUNNERS, scope=SCOPE,
+                   locations=['mmmulti.engine'])
+RUNNER_CONSTRUCTORS = Registry('runner constructor', parent=MMDET_RUNNER_CONSTRUCTORS,
+                               scope=SCOPE, locations=['mmmulti.engine'])
+WEIGHT_INITIALIZERS = Registry('weight initializer', parent=MMDET_WEIGHT_INITIALIZERS,
+                               scope=SCOPE, locations=['mmmulti.models'])
+OPTIM_WRAPPER_CONSTRUCTORS = Registry('optimizer wrapper constructor',
+                                      parent=MMDET_OPTIM_WRAPPER_CONSTRUCTORS, scope=SCOPE,
+                                      locations=['mmmulti.engine'])
+LOG_PROCESSORS = Registry('log_processor', parent=MMDET_LOG_PROCESSORS, scope=SCOPE,
+                          locations=['mmmulti.engine'])
 
 DATASETS = Registry('dataset', parent=MMDET_DATASETS, scope=SCOPE,
                     locations=['mmmulti.datasets'])

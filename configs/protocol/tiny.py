@@ -1,0 +1,15 @@
+# CI scale: proves the whole protocol end to end in about a minute (numbers are noise).
+_base_ = './_cpu_overrides.py'
+data = dict(num_train=12, num_val=4, num_test=6, img_size=64, seed=0, progress=False)
+arms = ['baseline', 'wbf_earl', 'reliability_wbf_earl', 'single_readers', 'readers_ensemble']
+seeds = [0]
+cfg = dict(
+    common=dict(train_cfg=dict(max_epochs=1, val_interval=1),
+                param_scheduler=[dict(type='OneCycleLR', eta_max=0.01, pct_start=0.15,
+                                     anneal_strategy='cos', div_factor=25.0,
+                                     final_div_factor=100.0, by_epoch=True,
+                                     convert_to_iter_based=True, begin=0,
+                                     end=1, total_steps=1)],
+                train_dataloader=dict(batch_size=4),
+                default_hooks=dict(checkpoint=dict(interval=1))),
+    yolo=dict(model=dict(bbox_head=dict(train_size=64))))

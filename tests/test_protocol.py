@@ -1,0 +1,31 @@
+"""The protocol runner end to end at a tiny scale (every arm, one seed)."""
+import csv
+import os.path as osp
+import subprocess
+import sys
+
+from conftest import REPO
+
+
+def test_protocol_tiny_end_to_end(tmp_path):
+    work = tmp_path / 'work'
+    proc = subprocess.run(
+        [sys.executable, 'tools/run_protocol.py', '--scale', 'tiny', '--data-root',
+         str(tmp_path / 'data'), '--work-dir', str(work)],
+        cwd=REPO, capture_output=True, text=True, timeout=1200)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-5000:]
+    rows = list(csv.DictReader(open(work / 'results.csv')))
+    arms = [r['arm'] for r in rows]
+    assert arms == ['baseline', 'wbf_earl', 'reliability_wbf_earl', 'single_reader_R1',
+                    'single_reader_R2', 'single_reader_R3', 'readers_ensemble']
+    for r in rows:
+        assert 0.0 <= float(r['map_40']) <= 1.0 and 0.0 <= float(r['map_50_95']) <= 1.0
+        # mAP@0.4 counts every match mAP[.5:.95] counts, at a lower threshold
+        assert float(r['map_40']) >= float(r['map_50_95']) - 1e-9
+    md = open(work / 'results.md').read()
+    assert '| readers_ensemble | 1 |' in md and 'mAP@0.4' in md
+    assert osp.getsize(work / 'results.png') > 5000
+    # every trained arm left the config it ran, for reproducing it by hand
+    assert osp.isfile(work / 'seed0' / 'wbf_earl' / 'wbf_earl.py')
+    assert osp.isfile(work / 'seed0' / 'readers_ensemble' / 'predictions.json')
