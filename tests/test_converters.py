@@ -295,7 +295,7 @@ def test_converted_file_fuses_and_draws(tmp_path):
     ann = tmp_path / 'c.json'
     ann.write_text(json.dumps(coco))
     items, names, readers = fusion_examples(str(ann), str(img_dir), num=1)
-    assert readers == ['R10', 'R8', 'R9'] and names[3] == 'Cardiomegaly'
+    assert readers == ['R8', 'R9', 'R10'] and names[3] == 'Cardiomegaly'
     fused = items[0]['fused']
     # WBF: the two Cardiomegaly boxes fuse (2 of R = 3 readers), the nodule stands alone
     order = np.argsort(fused.labels)

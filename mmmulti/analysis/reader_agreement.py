@@ -21,6 +21,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
+from mmmulti.converters.vindr_cxr import reader_sort_key
 from .matching import match_boxes
 
 
@@ -117,7 +118,7 @@ def reader_agreement(reads: Sequence, fused: Sequence, iou_thr: float = 0.4,
         for r in reads:
             found.update(r.image_readers)
             found.update(r.readers.tolist())
-        readers = sorted(found)
+        readers = sorted(found, key=reader_sort_key)
     readers = list(readers)
     index = {r: k for k, r in enumerate(readers)}
     stats = [ReaderStats(r) for r in readers]
@@ -190,8 +191,9 @@ def reader_agreement_from_file(ann_file: str, method: str = 'wbf', iou_thr: floa
     fusion = build_consensus_fusion(method, iou_thr if fusion_iou_thr is None
                                     else fusion_iou_thr)
     fused = fusion.fuse_dataset(data.reads)
+    readers = list(readers) if readers else sorted(data.readers, key=reader_sort_key)
     name = method if not hasattr(fusion, 'iou_thr') else f'{method}, iou_thr={fusion.iou_thr}'
-    report = reader_agreement(data.reads, fused, iou_thr, readers or data.readers,
-                              min_agreement, method=name)
+    report = reader_agreement(data.reads, fused, iou_thr, readers, min_agreement,
+                              method=name)
     report.extra = dict(source=ann_file, images=len(data), dropped_on_load=data.drops.as_dict())
     return report

@@ -65,4 +65,5 @@ def fusion_examples(ann_file: str, img_dir: str, image_ids: Optional[Sequence] =
         items.append(dict(image=load_image(osp.join(img_dir, im['file_name'])),
                           reads=data.reads[k], fused=fusion.fuse(data.reads[k]),
                           name=f"image {im['id']} ({osp.basename(im['file_name'])})"))
-    return items, data.class_names, data.readers
+    from mmmulti.converters.vindr_cxr import reader_sort_key
+    return items, data.class_names, sorted(data.readers, key=reader_sort_key)
