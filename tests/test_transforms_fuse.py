@@ -119,3 +119,17 @@ def test_fused_weights_survive_later_dropping_transforms():
     for b, c, a in zip(inst.bboxes.tensor.numpy().tolist(),
                        inst.confidences.tolist(), inst.agreements.tolist()):
         assert by_box[tuple(np.round(b, 3))] == (c, a)
+
+
+def test_get_gt_readers_only_while_aligned():
+    from mmmulti.datasets.transforms import get_gt_readers
+    results, (_, _, readers) = loaded(0)
+    assert get_gt_readers(results).tolist() == readers.tolist()
+    results['img'] = np.zeros((H, W, 3), np.uint8)
+    results['img_shape'] = (H, W)
+    results = TRANSFORMS.build(dict(type='RandomFlip', prob=1.0))(results)
+    assert get_gt_readers(results).tolist() == readers.tolist()  # no drop
+    results = TRANSFORMS.build(dict(type='FilterAnnotations',
+                                    min_gt_bbox_wh=(25, 25)))(results)
+    assert len(results['gt_bboxes']) < len(readers)
+    assert get_gt_readers(results) is None

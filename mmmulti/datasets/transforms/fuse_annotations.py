@@ -16,7 +16,7 @@ from mmmulti.fusion.base import BaseFusion, ImageReads
 from mmmulti.registry import FUSION_METHODS, TRANSFORMS
 
 from .box_weights import pack_box_weights, unpack_box_weights
-from .loading import READERS_ANCHOR_KEY
+from .loading import READERS_ANCHOR_KEY, get_gt_readers
 
 
 def is_dataset_level(method: BaseFusion) -> bool:
@@ -70,9 +70,8 @@ class FuseAnnotations(BaseTransform):
             raise KeyError(f'FuseAnnotations: {where}: no gt_readers; put '
                            'mmmulti\'s LoadAnnotations before it')
         labels, conf, agr = unpack_box_weights(results)
-        anchor = results.get(READERS_ANCHOR_KEY)
-        if (anchor is None or len(anchor) != len(results['gt_bboxes_labels'])
-                or not np.array_equal(anchor, results['gt_bboxes_labels'])):
+        readers = get_gt_readers(results)
+        if readers is None:
             raise ValueError(
                 f'FuseAnnotations: {where}: gt_readers are no longer aligned '
                 'with the boxes (a transform dropped or reordered them); place '
@@ -86,7 +85,7 @@ class FuseAnnotations(BaseTransform):
                     np.asarray(boxes, dtype=np.float32).reshape(-1, 4))
         ignore = np.asarray(results.get('gt_ignore_flags',
                                         np.zeros(len(boxes_np), bool)), bool)
-        readers = np.asarray(results['gt_readers'], dtype=object)
+        readers = np.asarray(readers, dtype=object)
         image_readers = results.get('image_readers')
         if image_readers is None:
             image_readers = sorted(set(readers[~ignore].tolist()))

@@ -4,6 +4,8 @@ Registered under mmdet's own name in the ``mmmulti`` scope, so a config with
 ``default_scope='mmmulti'`` and mmdet's pipeline picks it unchanged; the
 alias ``LoadMultiReaderAnnotations`` names it explicitly.
 """
+from typing import Optional
+
 import numpy as np
 from mmdet.datasets.transforms import LoadAnnotations as MMDetLoadAnnotations
 
@@ -14,6 +16,25 @@ from .box_weights import pack_box_weights
 #: results key of the copy of the packed labels taken when ``gt_readers`` was
 #: loaded: ``gt_readers`` is valid only while the labels still equal it.
 READERS_ANCHOR_KEY = 'mmmulti_readers_anchor'
+
+
+def get_gt_readers(results: dict) -> Optional[np.ndarray]:
+    """The reader id of each current box, or None once a transform has
+    dropped, added or reordered boxes since they were loaded.
+
+    Reader ids (strings) cannot travel inside the int64 labels as the
+    weights do, so they are only valid until the first box-dropping
+    transform; read them through this function, never ``results`` directly.
+    """
+    readers = results.get('gt_readers')
+    anchor = results.get(READERS_ANCHOR_KEY)
+    labels = results.get('gt_bboxes_labels')
+    if readers is None or anchor is None or labels is None:
+        return None
+    if len(anchor) != len(labels) or not np.array_equal(anchor, labels) \
+            or len(readers) != len(labels):
+        return None
+    return readers
 
 
 @TRANSFORMS.register_module(name=['LoadAnnotations',
@@ -28,7 +49,7 @@ class LoadAnnotations(MMDetLoadAnnotations):
     into ``gt_instances.confidences`` / ``gt_instances.agreements``.
 
     Added keys: ``gt_readers`` (object array of reader ids, valid until a
-    transform drops or reorders boxes; :class:`FuseAnnotations` checks it),
+    transform drops or reorders boxes: read it with :func:`get_gt_readers`),
     ``image_readers`` kept from the data info. ``gt_bboxes_labels`` holds
     packed values until ``PackDetInputs``.
     """
