@@ -25,7 +25,7 @@ def test_count_params_table():
     assert abs(d0 / 1e6 - 3.9) / 3.9 < 0.02
 
 
-def test_count_params_other_classes_and_bad_name():
+def test_count_params_other_num_classes():
     proc = run('--models', 'yolov5_n', '--num-classes', '14')
     assert proc.returncode == 0, proc.stderr
     row = [line for line in proc.stdout.splitlines() if line.startswith('| yolov5_n')][0]
@@ -35,5 +35,8 @@ def test_count_params_other_classes_and_bad_name():
     fewer = 3 * (80 - 14) * ((64 + 1) + (128 + 1) + (256 + 1))
     assert cells[1] == '14' and int(cells[2].replace(',', '')) == n80 - fewer
     assert cells[4] == '-'
-    proc = run('--models', 'no_such_model')
+
+
+def test_count_params_unknown_model_is_reported():
+    proc = run('--models', 'yolov5_s', 'no_such_model')
     assert proc.returncode != 0 and 'no_such_model' in proc.stderr

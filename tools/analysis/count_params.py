@@ -10,12 +10,6 @@ with the published count (YOLOv5 v6/v7 model table, EfficientDet paper Table 2).
 import argparse
 import os.path as osp
 
-from mmengine.config import Config
-from mmengine.registry import init_default_scope
-
-import mmmulti  # noqa: F401  (registers the mmmulti scope)
-from mmmulti.registry import MODELS
-
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 # name: (classes of the published count, published parameters in millions)
 PUBLISHED = {
@@ -38,13 +32,19 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
+    paths = {name: osp.join(args.config_dir, f'{name}.py') for name in args.models}
+    missing = [p for p in paths.values() if not osp.isfile(p)]
+    if missing:  # checked before the (slow) mmdet import
+        raise SystemExit(f'count_params: no config {", ".join(missing)}')
+    from mmengine.config import Config
+    from mmengine.registry import init_default_scope
+
+    import mmmulti  # noqa: F401  (registers the mmmulti scope)
+    from mmmulti.registry import MODELS
     init_default_scope('mmmulti')
     print('| model | classes | parameters | M | published M | diff |')
     print('|---|---|---|---|---|---|')
-    for name in args.models:
-        path = osp.join(args.config_dir, f'{name}.py')
-        if not osp.isfile(path):
-            raise SystemExit(f'count_params: no config {path}')
+    for name, path in paths.items():
         cfg = Config.fromfile(path)
         ref_classes, ref_m = PUBLISHED.get(name, (None, None))
         classes = args.num_classes or ref_classes or cfg.model.bbox_head.num_classes
