@@ -11,6 +11,6 @@ from mmdet.utils import register_all_modules as _register_mmdet
 
 _register_mmdet(init_default_scope=False)
 from . import utils  # noqa: F401,E402  (checkpoint allowlist must be set up early)
-from . import fusion, datasets, models, evaluation, engine  # noqa: F401,E402
+from . import io, fusion, datasets, models, evaluation, engine  # noqa: F401,E402
 
 __all__ = ['__version__']
