@@ -66,7 +66,7 @@ HEADS = dict(
     yolov5=dict(type='YOLOv5Head', num_classes=C, in_channels=(8, 8, 8), train_size=64),
 )
 #: heads whose per-prior targets the oracle below can read
-ORACLE_HEADS = ('retina', 'atss', 'fcos', 'yolox')
+ORACLE_HEADS = ('retina', 'atss', 'fcos', 'yolox', 'effdet')
 METAS = [dict(img_shape=(64, 64), pad_shape=(64, 64), batch_input_shape=(64, 64))] * 2
 
 
@@ -137,10 +137,10 @@ def plain_target_labels(name, head, outs, gts):
     (``C`` = background); labels are unique per image, so they name the gt."""
     featmap_sizes = [o.shape[-2:] for o in outs[0]]
     with torch.no_grad():
-        if name in ('retina', 'atss'):
+        if name in ('retina', 'atss', 'effdet'):
             anchors, valid = head.get_anchors(featmap_sizes, METAS, device='cpu')
             res = head.get_targets(anchors, valid, gts, METAS)
-            return list(res[0] if name == 'retina' else res[1])
+            return list(res[1] if name == 'atss' else res[0])
         if name == 'fcos':
             points = head.prior_generator.grid_priors(featmap_sizes, dtype=torch.float32,
                                                       device='cpu')
