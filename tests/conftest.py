@@ -10,54 +10,11 @@ sys.path.insert(0, REPO)
 os.environ.setdefault('MPLBACKEND', 'Agg')
 
 
-def _make_tiny_med_mnist(root: str) -> str:
-    """Tiny MED-MNIST-like set in the simulator's layout (64 px, 3 readers)."""
-    try:
-        from mmmulti.simulation import make_med_mnist
-    except ImportError:
-        make_med_mnist = None
-    if make_med_mnist is not None:
-        make_med_mnist(root, num_train=16, num_val=4, num_test=4, img_size=64, seed=0)
-        return root
-    import json
-    import numpy as np
-    from PIL import Image
-    rng = np.random.default_rng(0)
-    cats = [dict(id=i, name=str(i)) for i in range(10)]
-    for split, n in (('train', 16), ('val', 4), ('test', 4)):
-        os.makedirs(osp.join(root, 'images', split), exist_ok=True)
-        images, truth, reads = [], [], []
-        for i in range(n):
-            img = np.zeros((64, 64, 3), np.uint8)
-            x, y = rng.integers(4, 30, size=2)
-            w, h = rng.integers(14, 30, size=2)
-            img[y:y + h, x:x + w] = 255
-            fn = f'{split}_{i:04d}.png'
-            Image.fromarray(img).save(osp.join(root, 'images', split, fn))
-            label = int(rng.integers(0, 10))
-            images.append(dict(id=i, file_name=fn, width=64, height=64,
-                               readers=['R1', 'R2', 'R3']))
-            truth.append(dict(id=len(truth), image_id=i, category_id=label,
-                              bbox=[int(x), int(y), int(w), int(h)], area=int(w * h),
-                              iscrowd=0))
-            for r in ('R1', 'R2', 'R3'):
-                j = rng.integers(-2, 3, size=4)
-                reads.append(dict(id=len(reads), image_id=i, category_id=label, reader=r,
-                                  bbox=[int(x + j[0]), int(y + j[1]), int(w + j[2]),
-                                        int(h + j[3])], area=int(w * h), iscrowd=0))
-        os.makedirs(osp.join(root, 'annotations'), exist_ok=True)
-        clean = dict(images=[{k: v for k, v in im.items() if k != 'readers'}
-                             for im in images], annotations=truth, categories=cats)
-        multi = dict(images=images, annotations=reads, categories=cats)
-        name = 'test' if split == 'test' else split
-        json.dump(clean, open(osp.join(root, 'annotations', f'{name}.json'), 'w'))
-        if split != 'test':
-            json.dump(multi, open(osp.join(root, 'annotations',
-                                           f'{split}_multi_reader.json'), 'w'))
-    return root
-
-
 @pytest.fixture(scope='session')
 def tiny_med_mnist(tmp_path_factory) -> str:
-    """Root of a tiny generated MED-MNIST set (images/, annotations/)."""
-    return _make_tiny_med_mnist(str(tmp_path_factory.mktemp('med_mnist_tiny')))
+    """Root of a tiny generated MED-MNIST set (images/, annotations/), 64 px, 3 readers."""
+    from mmmulti.simulation import make_med_mnist
+    root = str(tmp_path_factory.mktemp('med_mnist_tiny'))
+    make_med_mnist(root, num_train=16, num_val=4, num_test=4, img_size=64, seed=0,
+                   progress=False)
+    return root

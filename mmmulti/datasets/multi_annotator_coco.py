@@ -13,7 +13,7 @@ import colorsys
 import re
 import os.path as osp
 import time
-from collections import Counter
+
 from typing import List, Optional, Sequence, Union
 
 import numpy as np
@@ -22,6 +22,7 @@ from mmengine.fileio import get_local_path
 from mmengine.logging import MMLogger
 
 from mmmulti.fusion.base import BaseFusion
+from mmmulti.fusion.summary import AgreementHistogram
 from mmmulti.io import load_multi_reader_coco
 from mmmulti.registry import DATASETS, FUSION_METHODS
 
@@ -195,7 +196,7 @@ class MultiAnnotatorCocoDataset(CocoDataset):
                              + [-1], dtype=np.int64)
         readers_per_image = entry.get('readers')
         fused = self.fusion_method is not None
-        hist: Counter = Counter()
+        hist = AgreementHistogram()
         skipped_images = not_in_classes = too_small = 0
         readers_seen = set()
         data_list = []
@@ -229,7 +230,7 @@ class MultiAnnotatorCocoDataset(CocoDataset):
                 for b, lab, r, c, a in zip(boxes[idx].tolist(), k_labels,
                                            np.asarray(readers)[idx].tolist(),
                                            scores[idx].tolist(), k_agree)]
-            hist.update((a, R) for a in k_agree)
+            hist.add(R, k_agree, scores[idx].tolist())
             for cl in set(k_labels):
                 cat_img_map[self.cat_ids[cl]].append(img['id'])
             data_info = dict(
@@ -253,7 +254,7 @@ class MultiAnnotatorCocoDataset(CocoDataset):
             images_in_file=len(meta['images']), images=len(data_list),
             images_skipped_no_selected_reader=skipped_images,
             readers=sorted(readers_seen, key=_natural), boxes_in=meta['boxes_in'],
-            boxes_out=sum(hist.values()), agreement_hist=dict(hist),
+            boxes_out=hist.total(), agreement_hist=hist,
             drops=meta['drops'], drops_text=meta['drops_text'],
             not_in_classes=not_in_classes, smaller_than_1px=too_small,
             fusion=meta['fusion'], fusion_seconds=meta['fusion_seconds'])
@@ -320,13 +321,10 @@ class MultiAnnotatorCocoDataset(CocoDataset):
         if s['smaller_than_1px']:
             lines.append(f'  under 1 px (dropped, as mmdet): {s["smaller_than_1px"]}')
         hist = s['agreement_hist']
-        if hist and (s['fusion'] or any(a != 1 for a, _ in hist)):
-            lines.append('  agreement (boxes by readers agreeing / readers R):')
-            top = max(hist.values())
-            for (a, R), n in sorted(hist.items(), key=lambda kv: (kv[0][1], kv[0][0])):
-                c = a / R if R else float('nan')
-                lines.append(f'    {a}/{R}  c={c:4.2f} {n:>8d}  '
-                             + '#' * max(1, round(width * n / top)))
+        if hist.total() and (s['fusion'] or hist.has_agreement()):
+            lines.append('  agreement (boxes by readers agreeing / readers R; '
+                         'c = mean confidence):')
+            lines += hist.lines('    ', width)
         lines.append(f'  load time     : {self.load_seconds:.2f} s')
         return '\n'.join(lines)
 

@@ -69,6 +69,9 @@ class ReliabilityWBF(WBF):
     precision, recall, mean_iou, weight and counts; :meth:`report` prints them.
     """
 
+    # needs the whole data set: FuseAnnotations refuses it per image
+    dataset_level = True
+
     def __init__(self, iou_thr: float = 0.4, skip_box_thr: float = 0.0,
                  conf_type: str = 'avg', max_iter: int = 10, tol: float = 1e-3,
                  weight_formula: str = 'f1_iou',

@@ -1,19 +1,54 @@
 """Human-readable summary of a fusion run (used by tools/fuse_annotations.py)."""
 from __future__ import annotations
 
-from collections import Counter
-from typing import Sequence
+from collections import defaultdict
+from typing import Dict, Iterable, List, Sequence, Tuple
 
 from .base import FusedBoxes, ImageReads
 
 
-def agreement_histogram(reads: Sequence[ImageReads], fused: Sequence[FusedBoxes]) -> Counter:
-    """Fused boxes counted by (agreement, R) of their image."""
-    hist: Counter = Counter()
+class AgreementHistogram:
+    """Fused boxes counted by (agreement a, readers R of their image).
+
+    Each bin also keeps the mean confidence of its boxes: it is a/R for WBF,
+    1 for AllBoxes and reader-weighted for ReliabilityWBF, so the printed
+    value is the EARL weight the boxes really carry, not a formula.
+    """
+
+    def __init__(self) -> None:
+        self.count: Dict[Tuple[int, int], int] = defaultdict(int)
+        self.conf_sum: Dict[Tuple[int, int], float] = defaultdict(float)
+
+    def add(self, readers: int, agreements: Iterable[int], confidences: Iterable[float]) -> None:
+        for a, c in zip(agreements, confidences):
+            self.count[(int(a), readers)] += 1
+            self.conf_sum[(int(a), readers)] += float(c)
+
+    def total(self) -> int:
+        return sum(self.count.values())
+
+    def has_agreement(self) -> bool:
+        """True when some box is backed by other than exactly one reader."""
+        return any(a != 1 for a, _ in self.count)
+
+    def lines(self, indent: str = '  ', width: int = 40) -> List[str]:
+        if not self.count:
+            return []
+        top = max(self.count.values())
+        out = []
+        for (a, R), n in sorted(self.count.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+            c = self.conf_sum[(a, R)] / n
+            bar = '#' * max(1, round(width * n / top))
+            out.append(f'{indent}{a}/{R}  c={c:4.2f}  {n:>8d}  {bar}')
+        return out
+
+
+def agreement_histogram(reads: Sequence[ImageReads],
+                        fused: Sequence[FusedBoxes]) -> AgreementHistogram:
+    """Fused boxes counted by (agreement, R) of their image, with mean confidence."""
+    hist = AgreementHistogram()
     for r, f in zip(reads, fused):
-        R = r.num_readers
-        for a in f.agreement.tolist():
-            hist[(int(a), R)] += 1
+        hist.add(r.num_readers, f.agreement.tolist(), f.scores.tolist())
     return hist
 
 
@@ -34,11 +69,9 @@ def fusion_summary(reads: Sequence[ImageReads], fused: Sequence[FusedBoxes],
     if drops is not None:
         lines.append(str(drops))
     hist = agreement_histogram(reads, fused)
-    if hist:
-        lines.append('agreement (fused boxes by readers agreeing / readers of the image):')
-        top = max(hist.values())
-        for (a, R), n in sorted(hist.items(), key=lambda kv: (kv[0][1], kv[0][0])):
-            bar = '#' * max(1, round(width * n / top))
-            lines.append(f'  {a}/{R}  c={a / R:4.2f}  {n:>8d}  {bar}')
+    if hist.total():
+        lines.append('agreement (fused boxes by readers agreeing / readers of the image; '
+                     'c = mean confidence):')
+        lines += hist.lines('  ', width)
     lines.append(f'seconds     : {seconds:.2f}')
     return '\n'.join(lines)

@@ -1,7 +1,7 @@
-# MED-MNIST at tiny scale (64 px), as the tests and CPU smoke runs generate it with
+# MED-MNIST at tiny scale (64 px), WBF-fused at load, as the tests generate it with
 #   python tools/dataset_converters/make_med_mnist.py --out data/med_mnist_tiny \
 #       --num-train 16 --num-val 4 --num-test 4 --img-size 64
-dataset_type = 'CocoDataset'
+dataset_type = 'MultiAnnotatorCocoDataset'
 data_root = 'data/med_mnist_tiny/'
 classes = tuple(str(i) for i in range(10))
 img_scale = (64, 64)
@@ -27,6 +27,7 @@ train_dataloader = dict(
     dataset=dict(type=dataset_type, data_root=data_root, metainfo=dict(classes=classes),
                  ann_file='annotations/train_multi_reader.json',
                  data_prefix=dict(img='images/train/'),
+                 fusion=dict(type='WBF', iou_thr=0.4),
                  filter_cfg=dict(filter_empty_gt=True, min_size=1),
                  pipeline=train_pipeline))
 val_dataloader = dict(
