@@ -112,6 +112,21 @@ class ProtocolRunner:
         found |= {a['reader'] for a in data['annotations'] if 'reader' in a}
         return sorted(found)
 
+    def draw_fusion(self, num: int = 3) -> str:
+        """The paper's Fig. 2 for this data: readers' boxes beside WBF's fused boxes."""
+        from mmmulti.visualization import fusion_examples, plot_fusion_comparison
+        ann = self.scale.get('annotations', {})
+        train = osp.join(self.data_root,
+                         ann.get('train', 'annotations/train_multi_reader.json'))
+        img_dir = osp.join(self.data_root, ann.get('train_images', 'images/train'))
+        items, class_names, readers = fusion_examples(train, img_dir, num=num,
+                                                      method='wbf', iou_thr=0.4)
+        out = osp.join(self.s.work_dir, 'fused_boxes.png')
+        plot_fusion_comparison(items, out, class_names, readers,
+                               title="Readers' boxes (left) and WBF fusion with "
+                               'agreement confidence (right)')
+        return out
+
     # -- arms -----------------------------------------------------------------
     def arm_config(self, arm: Arm, seed: int, work_dir: str) -> str:
         """Write the merged config of ``arm`` for ``seed``; return its path."""
@@ -179,6 +194,8 @@ class ProtocolRunner:
     # -- all ------------------------------------------------------------------
     def run(self) -> Dict[str, str]:
         self.prepare_data()
+        fusion_png = self.draw_fusion()
+        _log(f'fused-boxes picture: {fusion_png}')
         arms = expand_arms(self.s.arms or self.scale.arms, make_arms(self.readers()))
         _log(f'{self.name}: arms {[a.name for a in arms]}, seeds {self.seeds}, '
              f'detector {self.s.detector}')
@@ -199,6 +216,7 @@ class ProtocolRunner:
                 rows.append(row)
                 # Reports after every arm: a long run shows its table as it goes.
                 paths = write_reports(rows, self.s.work_dir, self.title())
+        paths['fused_boxes'] = fusion_png
         return paths
 
     def title(self) -> str:
