@@ -32,7 +32,9 @@ val_dataloader = dict(
 test_dataloader = dict(
     dataset=dict(data_root=data_root, metainfo=dict(classes=classes),
                  ann_file='annotations/test.json', data_prefix=dict(img='images/test/')))
+# the validation split is multi-reader: score against its WBF-fused truth
 val_evaluator = dict(ann_file=data_root + 'annotations/train_val.json',
+                     gt_readers_fusion=dict(type='WBF', iou_thr=0.4),
                      no_finding=dict(enable=True, class_id=14))
 test_evaluator = dict(ann_file=data_root + 'annotations/test.json',
                       no_finding=dict(enable=True, class_id=14))
