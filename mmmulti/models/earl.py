@@ -276,7 +276,15 @@ class EARLHeadMixin:
                 loss = self._modules.get(attr)
                 if loss is None:
                     continue
-                proxies[attr] = EARLWeightedLoss(loss, attr, self.earl_plain_type.__name__)
+                # built once per loss module and kept outside the module tree
+                cache = self.__dict__.setdefault('_earl_proxy_cache', {})
+                proxy = cache.get(attr)
+                if proxy is None or proxy.loss is not loss:
+                    proxy = EARLWeightedLoss(loss, attr, self.earl_plain_type.__name__)
+                    cache[attr] = proxy
+                proxy._queue.clear()
+                proxy._prepare = None
+                proxies[attr] = proxy
         for attr, proxy in proxies.items():
             self._modules[attr] = proxy
         self._earl_proxies = proxies
@@ -419,7 +427,7 @@ def strip_earl(head: nn.Module) -> nn.Module:
             unconfigure()
         head.__class__ = plain
         for attr in ('earl_options', '_earl_records', '_earl_proxies',
-                     'earl_last_pos_weights'):
+                     '_earl_proxy_cache', 'earl_last_pos_weights'):
             head.__dict__.pop(attr, None)
     return head
 
