@@ -389,3 +389,33 @@ def test_options_and_pickle():
     assert clone.earl_options.to_dict() == head.earl_options.to_dict()
     copied = copy.deepcopy(head)
     assert type(copied) is type(head)
+
+
+def test_register_adapter_for_a_head_with_its_own_targets():
+    from mmdet.models.dense_heads import RetinaHead
+
+    from mmmulti.models import register_earl_adapter
+    from mmmulti.models.earl_adapters import AnchorHeadEARL
+
+    class OwnTargetsHead(RetinaHead):
+        """Overrides get_targets (here trivially), so no built-in adapter fits."""
+
+        def get_targets(self, *args, **kwargs):
+            return super().get_targets(*args, **kwargs)
+
+    head = build_head('retina')
+    outs = head_outputs(head)
+    head.__class__ = OwnTargetsHead
+    with pytest.raises(TypeError, match='no adapter for OwnTargetsHead'):
+        apply_earl(copy.deepcopy(head))
+
+    class OwnTargetsHeadEARL(AnchorHeadEARL):
+        """Its targets still come from AnchorHead's path: reuse that adapter."""
+
+    register_earl_adapter(OwnTargetsHead, OwnTargetsHeadEARL)
+    earl = apply_earl(copy.deepcopy(head))
+    assert isinstance(earl, OwnTargetsHeadEARL)
+    assert_losses_equal(head.loss_by_feat(*outs, make_gts(), METAS),
+                        earl.loss_by_feat(*outs, make_gts([[1.0] * 3] * 2), METAS))
+    earl.loss_by_feat(*outs, make_gts([[0.5, 1.0, 1.0]] * 2), METAS)
+    assert (earl.earl_last_pos_weights == 0.5).any()

@@ -386,8 +386,7 @@ def earl_class(head_cls: type) -> type:
                         __earl_base__=head_cls, __doc__=f'{head_cls.__name__} with EARL '
                         f'({mixin.__name__}).'))
         _EARL_CLASSES[head_cls] = cls
-        if qualname not in globals():
-            globals()[qualname] = cls  # lets pickle find it
+        globals()[qualname] = cls  # lets pickle find it
     return cls
 
 
