@@ -152,3 +152,26 @@ def test_custom_head_example_config_builds_and_trains():
     assert set(log) >= {'loss_cls', 'loss_bbox'} and torch.isfinite(log['loss']).all()
     w = head.earl_last_pos_weights
     assert w.numel() > 0 and (w < 1).any()
+
+
+@pytest.mark.slow  # ~25 s: a subprocess that imports the stack and trains 2 iterations
+def test_train_tool_runs_the_custom_head_example(tiny_med_mnist, tmp_path):
+    """As the README shows: python tools/train.py configs/examples/custom_head_earl.py"""
+    import os
+    import subprocess
+    import sys
+    root = tiny_med_mnist
+    args = [sys.executable, 'tools/train.py', 'configs/examples/custom_head_earl.py',
+            '--work-dir', str(tmp_path), '--cfg-options',
+            f'train_dataloader.dataset.data_root={root}/',
+            f'val_dataloader.dataset.data_root={root}/',
+            f'test_dataloader.dataset.data_root={root}/',
+            f'val_evaluator.ann_file={root}/annotations/val.json',
+            f'test_evaluator.ann_file={root}/annotations/test.json']
+    proc = subprocess.run(args, cwd=REPO, capture_output=True, text=True, timeout=600,
+                          env=dict(os.environ, PYTHONPATH=REPO))
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-4000:]
+    assert "head_type='SharedTowerRetinaHead'" in out  # the config dump in the log
+    assert 'loss_cls' in out
+    assert osp.isfile(osp.join(str(tmp_path), 'iter_2.pth'))
