@@ -15,18 +15,6 @@ import torch.distributed as dist
 from mmengine.config import Config
 
 
-def setup_cpu_backend(cfg: Config) -> None:
-    """Honour ``env_cfg.mkldnn`` (default on, as torch).
-
-    On the 2-core x86 machines this project is developed on, oneDNN's
-    convolutions were about 2x slower than torch's native CPU path for the
-    small, narrow YOLOv5-n used in CPU runs; the CPU protocol scales turn it off.
-    """
-    enabled = cfg.get('env_cfg', {}).get('mkldnn', True)
-    if not torch.cuda.is_available():
-        torch.backends.mkldnn.enabled = bool(enabled)
-
-
 def setup_distributed(cfg: Config, launcher: str) -> None:
     """Prepare ``cfg`` (and the process group, on CPU) for ``launcher``."""
     cfg.launcher = launcher

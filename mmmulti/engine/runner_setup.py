@@ -12,7 +12,7 @@ from typing import Optional, Sequence
 
 from mmengine.config import Config, ConfigDict
 
-from .launch import setup_cpu_backend, setup_distributed
+from .launch import setup_distributed
 
 
 def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
@@ -79,7 +79,6 @@ def prepare_train_cfg(cfg: Config, config_path: str, *, work_dir: Optional[str] 
         cfg.resume = True
         cfg.load_from = resume
     check_data_roots(cfg, ('train', 'val'))
-    setup_cpu_backend(cfg)
     setup_distributed(cfg, launcher)
     return cfg
 
@@ -103,7 +102,6 @@ def prepare_test_cfg(cfg: Config, config_path: str, checkpoint: str, *,
         if show_dir:
             hooks.visualization.test_out_dir = show_dir
     check_data_roots(cfg, ('test',))
-    setup_cpu_backend(cfg)
     setup_distributed(cfg, launcher)
     return cfg
 
