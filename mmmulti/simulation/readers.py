@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from mmmulti.fusion.geometry import pair_iou
+
 
 #: Standard deviation of alpha around the proficiency p.
 ALPHA_STD = 0.05
@@ -58,16 +60,7 @@ def jitter_box(box: np.ndarray, min_iou: float, rng: np.random.Generator,
         cand = np.round(np.clip(cand, 0, [img_w, img_h, img_w, img_h]), 2)
         if cand[2] - cand[0] < 1 or cand[3] - cand[1] < 1:
             continue
-        if _iou(cand, box) >= min_iou:
+        if pair_iou(cand, box) >= min_iou:
             return cand
     return box.copy()
 
-
-def _iou(a: np.ndarray, b: np.ndarray) -> float:
-    """IoU of two xyxy boxes (scalar; the jitter loop calls it thousands of times)."""
-    iw = min(a[2], b[2]) - max(a[0], b[0])
-    ih = min(a[3], b[3]) - max(a[1], b[1])
-    if iw <= 0 or ih <= 0:
-        return 0.0
-    inter = iw * ih
-    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
