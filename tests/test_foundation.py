@@ -64,6 +64,8 @@ def test_test_tool_prints_coco_metrics(trained, tiny_med_mnist, tmp_path):
     _, out = run_tool([sys.executable, 'tools/test.py', CONFIG,
                        osp.join(trained, 'iter_2.pth'), '--work-dir', str(tmp_path),
                        '--out', out_pkl, *data_opts(tiny_med_mnist)])
+    # both of the paper's metrics, plus mmdet's usual COCO keys
+    assert 'coco/map_40' in out and 'coco/map_50_95' in out
     assert 'coco/bbox_mAP' in out and 'coco/bbox_mAP_50' in out
     assert osp.isfile(out_pkl)
 

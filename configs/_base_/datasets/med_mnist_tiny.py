@@ -42,7 +42,6 @@ test_dataloader = dict(
     dataset=dict(type=dataset_type, data_root=data_root, metainfo=dict(classes=classes),
                  ann_file='annotations/test.json', data_prefix=dict(img='images/test/'),
                  test_mode=True, pipeline=test_pipeline))
-val_evaluator = dict(type='CocoMetric', ann_file=data_root + 'annotations/val.json',
-                     metric='bbox', format_only=False)
-test_evaluator = dict(type='CocoMetric', ann_file=data_root + 'annotations/test.json',
-                      metric='bbox', format_only=False)
+val_evaluator = dict(type='MultiReaderDetMetric', ann_file=data_root + 'annotations/val.json')
+test_evaluator = dict(type='MultiReaderDetMetric',
+                      ann_file=data_root + 'annotations/test.json')
