@@ -10,7 +10,7 @@ import os
 import os.path as osp
 from typing import Optional, Sequence
 
-from mmengine.config import Config, ConfigDict
+from mmengine.config import Config
 
 from .launch import setup_distributed
 
@@ -112,4 +112,4 @@ def set_local_rank(local_rank: int) -> None:
 
 
 __all__ = ['load_config', 'prepare_train_cfg', 'prepare_test_cfg', 'check_data_roots',
-           'set_local_rank', 'ConfigDict']
+           'set_local_rank']

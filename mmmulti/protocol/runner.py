@@ -25,6 +25,11 @@ from .report import write_reports
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DATASET_CONFIG_DIRS = {'med_mnist': 'configs', 'vindr_cxr': 'configs/vindr'}
+# Paths inside a data root, as make_med_mnist writes them; a scale file may
+# override any of them in its `annotations` dict.
+DEFAULT_DATA_PATHS = {'train': 'annotations/train_multi_reader.json',
+                      'val': 'annotations/val.json', 'test': 'annotations/test.json',
+                      'train_images': 'images/train'}
 
 
 @dataclass
@@ -85,13 +90,25 @@ class ProtocolRunner:
         self.data_root = settings.data_root or self.scale.get(
             'data_root', f'data/{settings.dataset}_{self.name}')
         self.seeds = list(settings.seeds if settings.seeds is not None else self.scale.seeds)
+        self.data_paths = {**DEFAULT_DATA_PATHS, **self.scale.get('annotations', {})}
+        self._test_gt = None
         os.makedirs(settings.work_dir, exist_ok=True)
+
+    def data_path(self, key: str) -> str:
+        """``train``/``val``/``test`` annotation file or ``train_images`` folder."""
+        return osp.join(self.data_root, self.data_paths[key])
+
+    def test_gt(self):
+        """The test truth as a pycocotools COCO, loaded once per run."""
+        if self._test_gt is None:
+            from mmmulti.evaluation.predictions import load_coco_gt
+            self._test_gt = load_coco_gt(self.data_path('test'))
+        return self._test_gt
 
     # -- data -----------------------------------------------------------------
     def prepare_data(self) -> None:
         """Generate MED-MNIST at this scale unless it is already there."""
-        ann = self.scale.get('annotations', {})
-        test_json = osp.join(self.data_root, ann.get('test', 'annotations/test.json'))
+        test_json = self.data_path('test')
         if osp.isfile(test_json):
             _log(f'data: using {self.data_root}')
             return
@@ -103,10 +120,7 @@ class ProtocolRunner:
         make_med_mnist(self.data_root, **self.scale.data)
 
     def readers(self) -> List[str]:
-        ann = self.scale.get('annotations', {})
-        train = osp.join(self.data_root,
-                         ann.get('train', 'annotations/train_multi_reader.json'))
-        with open(train) as f:
+        with open(self.data_path('train')) as f:
             data = json.load(f)
         found = {r for im in data['images'] for r in im.get('readers', [])}
         found |= {a['reader'] for a in data['annotations'] if 'reader' in a}
@@ -115,11 +129,8 @@ class ProtocolRunner:
     def draw_fusion(self, num: int = 3) -> str:
         """The paper's Fig. 2 for this data: readers' boxes beside WBF's fused boxes."""
         from mmmulti.visualization import fusion_examples, plot_fusion_comparison
-        ann = self.scale.get('annotations', {})
-        train = osp.join(self.data_root,
-                         ann.get('train', 'annotations/train_multi_reader.json'))
-        img_dir = osp.join(self.data_root, ann.get('train_images', 'images/train'))
-        items, class_names, readers = fusion_examples(train, img_dir, num=num,
+        items, class_names, readers = fusion_examples(self.data_path('train'),
+                                                      self.data_path('train_images'), num=num,
                                                       method='wbf', iou_thr=0.4)
         out = osp.join(self.s.work_dir, 'fused_boxes.png')
         plot_fusion_comparison(items, out, class_names, readers,
@@ -133,13 +144,11 @@ class ProtocolRunner:
         cfg_dir = DATASET_CONFIG_DIRS[self.s.dataset]
         path = osp.join(REPO, cfg_dir, arm.config.format(det=self.s.detector))
         cfg = Config.fromfile(path)
-        ann = self.scale.get('annotations', {})
         cfg.merge_from_dict(self.scale.get('cfg', {}).get(self.s.detector, {}))
         cfg.merge_from_dict(self.scale.get('cfg', {}).get('common', {}))
         cfg.merge_from_dict(arm.overrides)
         cfg.merge_from_dict(_data_overrides(
-            osp.abspath(self.data_root), ann.get('test', 'annotations/test.json'),
-            ann.get('val', 'annotations/val.json')))
+            osp.abspath(self.data_root), self.data_paths['test'], self.data_paths['val']))
         cfg.merge_from_dict(self.s.extra_cfg)
         cfg.randomness = dict(seed=seed)
         cfg.work_dir = work_dir
@@ -168,8 +177,8 @@ class ProtocolRunner:
     def run_ensemble_arm(self, arm: Arm, seed: int, member_preds: Dict[str, str]) -> Dict:
         from mmmulti.evaluation.ensemble import ensemble_predictions
         from mmmulti.evaluation.predictions import (dump_predictions, image_sizes,
-                                                     load_coco_gt, load_predictions)
-        gt = load_coco_gt(self.test_ann())
+                                                     load_predictions)
+        gt = self.test_gt()
         sets = [load_predictions(member_preds[m], gt) for m in arm.members]
         fused = ensemble_predictions(sets, image_sizes(gt), **self.scale.get('ensemble', {}))
         out = osp.join(self.s.work_dir, f'seed{seed}', arm.name, 'predictions.json')
@@ -178,14 +187,10 @@ class ProtocolRunner:
         _log(f'seed {seed} {arm.name}: fused {len(arm.members)} readers\' models with WBF')
         return dict(predictions=out, train_seconds=0.0)
 
-    def test_ann(self) -> str:
-        ann = self.scale.get('annotations', {})
-        return osp.join(self.data_root, ann.get('test', 'annotations/test.json'))
-
     def score(self, predictions: str) -> Dict[str, float]:
         from mmmulti.evaluation import evaluate_coco_results
-        from mmmulti.evaluation.predictions import load_coco_gt, load_predictions
-        gt = load_coco_gt(self.test_ann())
+        from mmmulti.evaluation.predictions import load_predictions
+        gt = self.test_gt()
         nf = self.scale.get('no_finding') if self.s.dataset == 'vindr_cxr' else None
         res = evaluate_coco_results(gt, load_predictions(predictions, gt), classwise=False,
                                     no_finding=nf)
