@@ -15,13 +15,13 @@ majority), which drops boxes a single reader vouches for.
 """
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, field
 from typing import Optional, Sequence
 
 import numpy as np
 
 from mmmulti.converters.vindr_cxr import reader_sort_key
+from mmmulti.utils.atomic import dump_json_atomic
 from .matching import match_boxes
 
 
@@ -99,8 +99,7 @@ class AgreementReport:
             **self.extra)
 
     def dump(self, path: str) -> None:
-        with open(path, 'w') as f:
-            json.dump(self.to_dict(), f, indent=2)
+        dump_json_atomic(self.to_dict(), path, indent=2)
 
 
 def reader_agreement(reads: Sequence, fused: Sequence, iou_thr: float = 0.4,

@@ -32,6 +32,7 @@ from typing import Dict, List, Optional, Sequence, Union
 import numpy as np
 
 from mmmulti.fusion.base import FusedBoxes, ImageReads
+from mmmulti.utils.atomic import dump_json_atomic
 
 SINGLE_TRUTH_READER = 'truth'
 FUSED_READER = 'fused'
@@ -426,6 +427,5 @@ def dump_fused_coco(src: MultiReaderCoco, fused: Sequence[FusedBoxes],
     d = os.path.dirname(out_path)
     if d:
         os.makedirs(d, exist_ok=True)
-    with open(out_path, 'w') as f:
-        json.dump(out, f)
+    dump_json_atomic(out, out_path)
     return out

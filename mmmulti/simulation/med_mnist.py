@@ -28,6 +28,7 @@ from typing import Optional, Sequence, Union
 
 import numpy as np
 
+from ..utils.atomic import dump_json_atomic
 from .digits import DEFAULT_THRESHOLD, DigitBank, load_mnist_idx, load_sklearn_digits, render_digit
 from .readers import ALPHA_STD, jitter_box, sample_transition_matrix
 
@@ -124,8 +125,7 @@ def _bbox(xyxy) -> list[float]:
 
 
 def _write_json(obj: dict, path: str) -> None:
-    with open(path, 'w') as f:
-        json.dump(obj, f)
+    dump_json_atomic(obj, path)
 
 
 def make_med_mnist(out_dir: str, num_train: int = 5000, num_val: int = 1000,

@@ -17,11 +17,11 @@ Examples::
         --images data/vindr/test --out data/vindr/annotations/test.json
 """
 import argparse
-import json
 import os
 import os.path as osp
 
 from mmmulti.converters.vindr_cxr import convert_vindr_csv, split_coco_by_image
+from mmmulti.utils.atomic import dump_json_atomic
 
 
 class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter,
@@ -58,8 +58,7 @@ def parse_args() -> argparse.Namespace:
 
 def _dump(obj: dict, path: str) -> None:
     os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
-    with open(path, 'w') as f:
-        json.dump(obj, f)
+    dump_json_atomic(obj, path)
     print(f'wrote {path}: {len(obj["images"])} images, {len(obj["annotations"])} boxes')
 
 

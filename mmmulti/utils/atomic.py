@@ -1,0 +1,72 @@
+"""Atomic file writes: a temporary file in the target's folder, then ``os.replace``.
+
+A tool that is interrupted (Ctrl-C, a full disk, an exception half-way through
+``json.dump``) must leave either the old file or the new one, never a truncated
+mix; writing in place also destroys the input when a user names it as the
+output. Renaming within one folder is atomic on POSIX and Windows.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from typing import IO, Any, Iterator, Union
+
+PathLike = Union[str, 'os.PathLike[str]']
+
+
+def _default_mode() -> int:
+    """``0o666`` less the umask: what ``open(path, 'w')`` would have created."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+@contextlib.contextmanager
+def atomic_path(path: PathLike) -> Iterator[str]:
+    """Yield a temporary path next to ``path``; on success it replaces ``path``.
+
+    For writers that want a file name (``fig.savefig``, ``np.savez``,
+    ``cv2.imwrite``). The temporary name keeps ``path``'s extension, so
+    format detection by suffix still works. On an exception the temporary file
+    is removed and ``path`` is untouched.
+    """
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    base = os.path.basename(path)
+    suffix = os.path.splitext(base)[1]
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f'.{base}.', suffix=f'.tmp{suffix}')
+    os.close(fd)
+    try:
+        yield tmp
+        if os.path.exists(path):
+            os.chmod(tmp, os.stat(path).st_mode & 0o7777)
+        else:
+            os.chmod(tmp, _default_mode())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+@contextlib.contextmanager
+def atomic_write(path: PathLike, mode: str = 'w', **open_kwargs: Any) -> Iterator[IO]:
+    """``open(path, mode)`` that only appears at ``path`` once fully written."""
+    if 'w' not in mode:
+        raise ValueError(f'atomic_write replaces a whole file: mode must be "w" or "wb", '
+                         f'got {mode!r}')
+    with atomic_path(path) as tmp:
+        with open(tmp, mode, **open_kwargs) as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+
+
+def dump_json_atomic(obj: Any, path: PathLike, **json_kwargs: Any) -> None:
+    """``json.dump(obj, open(path, 'w'))``, atomically."""
+    with atomic_write(path) as f:
+        json.dump(obj, f, **json_kwargs)
+
+
+__all__ = ['atomic_path', 'atomic_write', 'dump_json_atomic']
