@@ -12,6 +12,7 @@ from mmmulti.evaluation import (CONF_TYPES, PAPER_IOU_THR, dump_predictions,
                                 ensemble_predictions, evaluate_coco_results,
                                 format_results_table, image_sizes, load_coco_gt,
                                 load_predictions, map_key, scalar_metrics)
+from mmmulti.utils.atomic import OverwriteInputError, check_not_input
 
 
 def parse_args() -> argparse.Namespace:
@@ -37,11 +38,17 @@ def parse_args() -> argparse.Namespace:
                    help='category id of "No finding" (default 14)')
     p.add_argument('--json', action='store_true',
                    help='print the metrics as one JSON line (last line of stdout)')
+    p.add_argument('--overwrite', action='store_true',
+                   help='allow --out to be one of the input files')
     return p.parse_args()
 
 
 def main() -> None:
     args = parse_args()
+    try:
+        check_not_input(args.out, [*args.preds, args.gt], args.overwrite)
+    except OverwriteInputError as e:
+        raise SystemExit(f'error: {e}')
     coco_gt = load_coco_gt(args.gt)
     sets = [load_predictions(path, coco_gt, classes=args.classes) for path in args.preds]
     for path, preds in zip(args.preds, sets):

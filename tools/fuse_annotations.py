@@ -10,6 +10,7 @@ import sys
 from mmmulti.fusion import METHOD_ALIASES, build_fusion
 from mmmulti.fusion.pipeline import fuse_coco_file
 from mmmulti.fusion.summary import fusion_summary
+from mmmulti.utils.atomic import check_not_input
 
 
 def parse_reader_weights(items):
@@ -49,12 +50,15 @@ def parse_args(argv=None):
     p.add_argument('--workers', type=int, default=None, help='WBF processes (default 1)')
     p.add_argument('--strict-geometry', action='store_true',
                    help='fail on a bad box instead of dropping and counting it')
+    p.add_argument('--overwrite', action='store_true',
+                   help='allow OUTPUT to be INPUT (replaces the readers\' boxes)')
     return p.parse_args(argv)
 
 
 def main(argv=None):
     args = parse_args(argv)
     try:
+        check_not_input(args.output, [args.input], args.overwrite)
         method = build_fusion(args.method, iou_thr=args.iou_thr,
                               skip_box_thr=args.skip_box_thr, conf_type=args.conf_type,
                               score_mode=args.score_mode,

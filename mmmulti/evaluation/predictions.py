@@ -13,8 +13,10 @@ import os.path as osp
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
-from mmengine.fileio import dump, load
+from mmengine.fileio import load
 from pycocotools.coco import COCO
+
+from mmmulti.utils.atomic import dump_json_atomic
 
 CocoLike = Union[str, dict, COCO]
 
@@ -191,5 +193,5 @@ def load_predictions(path: str, coco_gt: CocoLike,
 
 
 def dump_predictions(results: Sequence[Mapping], path: str) -> None:
-    """Write COCO results json."""
-    dump(list(results), path)
+    """Write COCO results json (atomically: an interrupted run leaves no half file)."""
+    dump_json_atomic(list(results), path)

@@ -7,6 +7,8 @@ from typing import Dict, List, Mapping, Sequence
 
 import numpy as np
 
+from mmmulti.utils.atomic import atomic_path, atomic_write
+
 METRICS = (('map_40', 'mAP@0.4'), ('map_50_95', 'mAP[.5:.95]'))
 
 
@@ -22,7 +24,7 @@ def summarise(rows: Sequence[Mapping]) -> Dict[str, Dict[str, np.ndarray]]:
 
 def write_csv(rows: Sequence[Mapping], path: str) -> None:
     keys = ['arm', 'seed', *[k for k, _ in METRICS], 'train_seconds']
-    with open(path, 'w', newline='') as f:
+    with atomic_write(path, newline='') as f:
         writer = csv.DictWriter(f, fieldnames=keys, extrasaction='ignore')
         writer.writeheader()
         for row in rows:
@@ -69,7 +71,8 @@ def bar_plot(rows: Sequence[Mapping], path: str, title: str = '') -> None:
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=120)
     plt.close(fig)
 
 
@@ -77,7 +80,7 @@ def write_reports(rows: Sequence[Mapping], out_dir: str, title: str) -> Dict[str
     paths = {'csv': osp.join(out_dir, 'results.csv'), 'md': osp.join(out_dir, 'results.md'),
              'png': osp.join(out_dir, 'results.png')}
     write_csv(rows, paths['csv'])
-    with open(paths['md'], 'w') as f:
+    with atomic_write(paths['md']) as f:
         f.write(f'# {title}\n\n{markdown_table(rows)}\n')
     bar_plot(rows, paths['png'], title)
     return paths

@@ -11,7 +11,7 @@ import contextlib
 import json
 import os
 import tempfile
-from typing import IO, Any, Iterator, Union
+from typing import IO, Any, Iterable, Iterator, Union
 
 PathLike = Union[str, 'os.PathLike[str]']
 
@@ -69,4 +69,35 @@ def dump_json_atomic(obj: Any, path: PathLike, **json_kwargs: Any) -> None:
         json.dump(obj, f, **json_kwargs)
 
 
-__all__ = ['atomic_path', 'atomic_write', 'dump_json_atomic']
+class OverwriteInputError(ValueError):
+    """An output path names one of the tool's own input files."""
+
+
+def same_file(a: PathLike, b: PathLike) -> bool:
+    """True when ``a`` and ``b`` are one file (links and ``..`` resolved)."""
+    a, b = os.fspath(a), os.fspath(b)
+    if os.path.exists(a) and os.path.exists(b):
+        return os.path.samefile(a, b)
+    return os.path.realpath(a) == os.path.realpath(b)
+
+
+def check_not_input(out: PathLike, inputs: Iterable[PathLike], overwrite: bool = False,
+                    flag: str = '--overwrite') -> None:
+    """Refuse to write ``out`` over one of ``inputs`` unless ``overwrite``.
+
+    Writing the result over the input destroys the only copy of the data
+    (e.g. the readers' boxes replaced by fused boxes); that has to be asked
+    for explicitly.
+    """
+    if overwrite:
+        return
+    for inp in inputs:
+        if inp is not None and same_file(out, inp):
+            raise OverwriteInputError(
+                f'output {os.fspath(out)} is the input file {os.fspath(inp)}: writing it '
+                f'would replace the input. Choose another output path, or pass {flag} '
+                'to replace it on purpose.')
+
+
+__all__ = ['atomic_path', 'atomic_write', 'dump_json_atomic', 'same_file',
+           'check_not_input', 'OverwriteInputError']

@@ -9,6 +9,8 @@ from typing import Optional, Sequence
 
 import numpy as np
 
+from mmmulti.utils.atomic import atomic_path
+
 from .boxes import draw_fused_boxes, draw_reader_boxes, reader_colors
 
 
@@ -65,7 +67,8 @@ def plot_reader_agreement(report, out_path: str, dpi: int = 120) -> None:
     ax_map.set_title(f'Pairwise F1 between readers (IoU >= {report.iou_thr})', fontsize=9)
     fig.colorbar(im, ax=ax_map, fraction=0.046, pad=0.04)
     fig.tight_layout()
-    fig.savefig(out_path)
+    with atomic_path(out_path) as tmp:
+        fig.savefig(tmp)
 
 
 def plot_fusion_comparison(items: Sequence[dict], out_path: str,
@@ -97,4 +100,5 @@ def plot_fusion_comparison(items: Sequence[dict], out_path: str,
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()
-    fig.savefig(out_path)
+    with atomic_path(out_path) as tmp:
+        fig.savefig(tmp)

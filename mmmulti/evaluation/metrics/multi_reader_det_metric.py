@@ -6,11 +6,12 @@ from typing import Dict, List, Mapping, Optional, Union
 
 from mmdet.datasets.api_wrappers import COCO
 from mmdet.evaluation.metrics import CocoMetric
-from mmengine.fileio import dump, get_local_path, load
+from mmengine.fileio import get_local_path, load
 from mmengine.logging import MMLogger
 
 from mmmulti.io import fused_to_coco, load_multi_reader_coco
 from mmmulti.registry import FUSION_METHODS, METRICS
+from mmmulti.utils.atomic import dump_json_atomic
 from ..functional import (PAPER_IOU_THR, evaluate_coco_results, format_results_table,
                           map_key, scalar_metrics)
 from ..no_finding import parse_no_finding
@@ -132,7 +133,8 @@ class MultiReaderDetMetric(CocoMetric):
                 logger.info('\n' + format_results_table(scores, self.map_iou_thr))
                 self.last_per_class = scores['per_class']
                 if self.outfile_prefix is not None:
-                    dump(scores['per_class'], f'{self.outfile_prefix}.per_class.json')
+                    dump_json_atomic(scores['per_class'],
+                                     f'{self.outfile_prefix}.per_class.json')
             eval_results.update(scalar_metrics(scores, self.map_iou_thr))
             logger.info(
                 f'{map_key(self.map_iou_thr)}: {scores[map_key(self.map_iou_thr)]:.4f}  '
