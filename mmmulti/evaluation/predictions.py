@@ -17,6 +17,7 @@ from mmengine.fileio import load
 from pycocotools.coco import COCO
 
 from mmmulti.utils.atomic import dump_json_atomic
+from mmmulti.utils.safe_pickle import load_prediction_pickle
 
 CocoLike = Union[str, dict, COCO]
 
@@ -177,14 +178,17 @@ def load_predictions(path: str, coco_gt: CocoLike,
     """Read and check one prediction file: COCO results ``.json`` or mmdet ``.pkl``.
 
     ``.pkl``/``.pickle`` files are what ``tools/test.py --out`` writes
-    (mmdet ``DumpDetResults``); they are plain pickles, so load only files you
-    made. Labels become category ids with :func:`label_to_category_ids`.
+    (mmdet ``DumpDetResults``). They are read with a restricted unpickler
+    (:mod:`mmmulti.utils.safe_pickle`), so a crafted file cannot run code: it
+    raises :class:`~mmmulti.utils.safe_pickle.UnsafePickleError` naming the
+    refused class. Labels become category ids with :func:`label_to_category_ids`.
     """
     coco_gt = load_coco_gt(coco_gt)
     if not osp.isfile(path):
         raise FileNotFoundError(f'prediction file not found: {path}')
-    data = load(path)
-    if path.endswith(('.pkl', '.pickle')):
+    is_pickle = path.endswith(('.pkl', '.pickle'))
+    data = load_prediction_pickle(path) if is_pickle else load(path)
+    if is_pickle:
         results = det_samples_to_results(data, label_to_category_ids(coco_gt, classes),
                                          source=path)
     else:
