@@ -1,0 +1,54 @@
+"""The bootstrap's re-accumulation equals pycocotools on the identity sample,
+and its paired intervals behave (zero for identical arms, exclude 0 for a
+clearly better arm)."""
+import numpy as np
+import pytest
+
+from mmmulti.evaluation import evaluate_coco_results
+from mmmulti.evaluation.bootstrap import image_matches, map_of_sample, paired_bootstrap
+from test_evaluation_metric import SEEDS, random_case
+
+
+@pytest.mark.parametrize('seed', SEEDS)
+def test_identity_sample_equals_cocoeval(seed):
+    gt, results = random_case(seed)
+    ref = evaluate_coco_results(gt, results, classwise=False)
+    got = map_of_sample(image_matches(gt, results))
+    assert got['map_40'] == pytest.approx(ref['map_40'], abs=1e-12)
+    assert got['map_50_95'] == pytest.approx(ref['map_50_95'], abs=1e-12)
+
+
+def test_duplicated_images_equal_a_gt_with_copies():
+    """Drawing image i twice scores like a data set holding two copies of it."""
+    import copy
+    gt, results = random_case(1, n_images=6)
+    counts = np.array([2, 1, 0, 1, 3, 1])
+    dup_gt = dict(categories=gt['categories'], images=[], annotations=[])
+    dup_res = []
+    for img in gt['images']:
+        for c in range(counts[img['id'] - 1]):
+            new_id = len(dup_gt['images']) + 1
+            dup_gt['images'].append(dict(img, id=new_id))
+            for a in gt['annotations']:
+                if a['image_id'] == img['id']:
+                    dup_gt['annotations'].append(dict(copy.deepcopy(a), image_id=new_id,
+                                                      id=len(dup_gt['annotations']) + 1))
+            dup_res += [dict(r, image_id=new_id) for r in results if r['image_id'] == img['id']]
+    ref = evaluate_coco_results(dup_gt, dup_res, classwise=False)
+    got = map_of_sample(image_matches(gt, results), counts)
+    # equal up to the order of tied scores between copies (none tie here)
+    assert got['map_40'] == pytest.approx(ref['map_40'], abs=1e-9)
+    assert got['map_50_95'] == pytest.approx(ref['map_50_95'], abs=1e-9)
+
+
+def test_paired_bootstrap_intervals():
+    gt, results = random_case(2, n_images=40)
+    m = image_matches(gt, results)
+    same = paired_bootstrap(m, m, num_samples=50)
+    assert all(v['diff'] == v['low'] == v['high'] == 0 for v in same.values())
+    # a better arm: every gt box found exactly with a top score
+    perfect = [dict(image_id=a['image_id'], category_id=a['category_id'], bbox=a['bbox'],
+                    score=1.0) for a in gt['annotations']]
+    better = paired_bootstrap(image_matches(gt, perfect + results), m, num_samples=200)
+    for v in better.values():
+        assert v['low'] > 0 and v['low'] <= v['diff'] <= v['high']
