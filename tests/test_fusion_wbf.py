@@ -86,7 +86,7 @@ def test_single_reader_image_and_empty_images():
 
 
 def test_agreement_is_capped_at_readers():
-    """Reader A draws the finding twice: n = 3 boxes, R = 2 -> c = min(3, 2)/2."""
+    """Reader A draws the finding twice: 3 boxes but 2 distinct readers, R = 2 -> c = 1."""
     r = reads([[10, 10, 40, 40], [11, 11, 41, 41], [10, 11, 40, 41]], [0, 0, 0],
               ['A', 'A', 'B'], ['A', 'B'])
     out = WBF().fuse(r)

@@ -151,7 +151,8 @@ class BaseFusion:
 
 
 def agreement_confidence(count: np.ndarray, num_readers: int) -> tuple:
-    """c = min(count, R) / R and the capped count (the paper's definition)."""
+    """c = min(count, R) / R and the capped count (the paper's definition);
+    ``count`` is the distinct readers agreeing (:func:`distinct_readers`)."""
     count = np.asarray(count, dtype=np.int64)
     if num_readers <= 0:
         return np.zeros(len(count), np.float32), count
@@ -159,5 +160,15 @@ def agreement_confidence(count: np.ndarray, num_readers: int) -> tuple:
     return (capped / num_readers).astype(np.float32), capped
 
 
+def distinct_readers(reads: ImageReads, members: Sequence[Sequence[int]]) -> np.ndarray:
+    """Agreement of each cluster: the distinct readers among its member boxes.
+
+    Counting boxes instead would let one reader who drew a finding twice (a
+    duplicated CSV row, two overlapping boxes) vote twice for it.
+    """
+    who = reads.readers
+    return np.array([len({who[i] for i in m}) for m in members], dtype=np.int64)
+
+
 __all__ = ['ImageReads', 'FusedBoxes', 'BaseFusion', 'agreement_confidence',
-           'default_workers', 'progress']
+           'distinct_readers', 'default_workers', 'progress']

@@ -39,7 +39,7 @@ image with another reader) gets the median weight.
 
 Confidence of a fused box = sum of p_r of the distinct readers with a box in
 its cluster / sum of p_r of the image's readers (with all p_r equal this is
-readers/R); ``agreement`` stays the box count min(n, R).
+readers/R); ``agreement`` is the count of those distinct readers, as in WBF.
 """
 from __future__ import annotations
 

@@ -1,10 +1,11 @@
 """Weighted Boxes Fusion of the readers' boxes, with the readers' agreement.
 
 The paper's confidence of a fused box is c = min(n, R) / R, with n the number
-of boxes in its WBF cluster and R the readers of the image. ``ensemble_boxes``
-returns fused boxes, scores and labels but not the clusters, and with reader
-weights n cannot be read back from its scores (the score mixes the weights
-and n). So the default ``backend='exact'`` is a line-by-line port of
+of distinct readers with a box in its WBF cluster and R the readers of the
+image (a reader who drew the finding twice counts once; both boxes still
+enter the fused coordinates). ``ensemble_boxes`` returns fused boxes, scores
+and labels but not the clusters, and with reader weights n cannot be read
+back from its scores (the score mixes the weights and the box count). So the default ``backend='exact'`` is a line-by-line port of
 ``ensemble_boxes.weighted_boxes_fusion`` (1.0.x) that also records each
 cluster's members: same prefilter, same sort calls (so ties break the same
 way), same float32 rounding of the running fused box. Its boxes, scores and
@@ -16,8 +17,10 @@ times faster.
 ``backend='ensemble_boxes'`` calls the library itself (boxes, SCORES, LABELS,
 in its documented order). It needs unit reader weights and unit box scores:
 then every box enters with score 1 and weight 1, the library's 'avg' score is
-exactly min(n, T) / T with T = R lists, and n is recovered exactly as
-round(score * R).
+exactly min(boxes, T) / T with T = R lists, and the box count is recovered as
+round(score * R). That count equals the distinct readers only when no reader
+drew two boxes of one class on the image; otherwise the agreement is taken
+from the exact port's clusters (same output order).
 """
 from __future__ import annotations
 
@@ -28,7 +31,7 @@ import numpy as np
 
 from mmmulti.registry import FUSION_METHODS
 from .base import (BaseFusion, FusedBoxes, ImageReads, agreement_confidence,
-                   default_workers, progress)
+                   default_workers, distinct_readers, progress)
 
 CONF_TYPES = ('avg', 'max', 'box_and_model_avg', 'absent_model_aware_avg')
 
@@ -211,8 +214,9 @@ class WBF(BaseFusion):
             ``score_mode='wbf'``.
         reader_weights (dict, optional): reader id -> weight (default 1).
         score_mode (str): 'agreement' (default): confidence
-            c = min(n, R) / R, n = boxes in the cluster; 'wbf': the score
+            c = min(n, R) / R, n = distinct readers in the cluster; 'wbf': the score
             ensemble_boxes computes with ``conf_type`` and the weights.
+            In both modes ``agreement`` = n, distinct readers in the cluster.
         backend (str): 'exact' (port with cluster members, default) or
             'ensemble_boxes' (calls the library; unit weights and scores only).
         workers (int): processes for :meth:`fuse_dataset`; 1 (default) runs in
@@ -295,7 +299,7 @@ class WBF(BaseFusion):
         arr = np.array([f[:6] for f in fused], dtype=np.float64)
         boxes = arr[:, 2:6] * np.array([reads.width, reads.height,
                                         reads.width, reads.height])
-        counts = np.array([len(f[6]) for f in fused], dtype=np.int64)
+        counts = distinct_readers(reads, [f[6] for f in fused])
         conf, agree = agreement_confidence(counts, reads.num_readers)
         if self.score_mode == 'wbf':
             conf = np.clip(arr[:, 1], np.finfo(np.float32).tiny, 1.0)
@@ -357,7 +361,14 @@ class WBF(BaseFusion):
                                           skip_box_thr=self.skip_box_thr, conf_type='avg')
         if len(b) == 0:
             return FusedBoxes.empty()
-        counts = np.rint(s * R).astype(np.int64)   # s == min(n, R) / R exactly
+        counts = np.rint(s * R).astype(np.int64)   # s == min(boxes, R) / R exactly
+        if _reader_drew_a_class_twice(model, reads.labels):
+            # box count != reader count; the exact port gives the clusters
+            members = [f[6] for f in self.fuse_members(reads)]
+            if len(members) != len(b):
+                raise RuntimeError('exact WBF port and ensemble_boxes disagree on the '
+                                   'number of fused boxes')
+            counts = distinct_readers(reads, members)
         conf, agree = agreement_confidence(counts, R)
         if self.score_mode == 'wbf' and self.conf_type != 'avg':
             _, conf, _ = weighted_boxes_fusion(boxes_list, scores_list, labels_list,
@@ -415,6 +426,14 @@ class WBF(BaseFusion):
             out.append(wbf_clusters(rows, len(weights), weights, self._weights_sum(weights),
                                     self.iou_thr, self.conf_type))
         return out
+
+
+def _reader_drew_a_class_twice(model: np.ndarray, labels: np.ndarray) -> bool:
+    """True when some reader has two boxes of one class on the image."""
+    if len(model) < 2:
+        return False
+    pairs = np.stack([model, labels.astype(np.int64)], axis=1)
+    return len(np.unique(pairs, axis=0)) < len(pairs)
 
 
 def _members_chunk(args: tuple) -> List[list]:
