@@ -15,8 +15,10 @@ on the image is an absent vote). Three kinds of file are accepted:
   every box gets the reader id :data:`SINGLE_TRUTH_READER` and every image the
   reader list ``[SINGLE_TRUTH_READER]``.
 
-Structural faults (unknown ids, duplicates, missing reader) raise
-``ValueError`` naming the file and the record. Geometric faults are dropped and
+Structural faults (unknown ids, duplicates, missing reader, ids or sizes of
+the wrong type, a file that is not UTF-8) raise ``ValueError`` naming the
+file and the record. An exact duplicate box (same image, reader, category
+and bbox) is dropped and counted: kept, it would let its reader vote twice. Geometric faults are dropped and
 counted in a :class:`DropReport` (or raise with ``strict_geometry=True``); a
 box partly outside its image is clipped and counted as clipped, not dropped.
 """
@@ -38,7 +40,8 @@ SINGLE_TRUTH_READER = 'truth'
 FUSED_READER = 'fused'
 
 #: Reasons a box is dropped, in the order they are checked.
-DROP_REASONS = ('nan', 'x2<x1', 'y2<y1', 'zero_area', 'out_of_image', 'iscrowd')
+DROP_REASONS = ('nan', 'x2<x1', 'y2<y1', 'zero_area', 'out_of_image', 'iscrowd',
+                'duplicate')
 
 
 @dataclass
@@ -136,14 +139,36 @@ def _load_json(path_or_dict: Union[str, os.PathLike, dict]) -> tuple:
     if isinstance(path_or_dict, dict):
         return path_or_dict, '<dict>'
     path = os.fspath(path_or_dict)
+    with open(path, 'rb') as f:
+        raw = f.read()
     try:
-        with open(path, 'r') as f:
-            data = json.load(f)
+        text = raw.decode('utf-8-sig')
+    except UnicodeDecodeError as e:
+        line = raw[:e.start].count(b'\n') + 1
+        raise ValueError(f'{path}: line {line}: not UTF-8 text (byte '
+                         f'0x{raw[e.start]:02x} at offset {e.start}); JSON files '
+                         f'must be UTF-8') from None
+    try:
+        data = json.loads(text)
     except json.JSONDecodeError as e:
         raise ValueError(f'{path}: not valid JSON ({e})') from e
     if not isinstance(data, dict):
         raise ValueError(f'{path}: top level must be a JSON object')
     return data, os.path.basename(path)
+
+
+def _is_id(value, allow_str: bool = True) -> bool:
+    """COCO ids are ints (image and category ids may also be strings); a
+    list or float id would crash later in a set, a dict or an int64 array."""
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, int) or (allow_str and isinstance(value, str))
+
+
+def _is_size(value) -> bool:
+    """Width/height must be JSON numbers: a string "64" would reach mmdet's
+    transforms and break arithmetic there, far from the file."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _reader_id(value) -> Optional[str]:
@@ -189,6 +214,8 @@ def load_multi_reader_coco(path_or_dict: Union[str, os.PathLike, dict],
         if not isinstance(cat, dict) or 'id' not in cat:
             raise ValueError(f'{src}: category #{k} has no id')
         cid = cat['id']
+        if not _is_id(cid):
+            raise ValueError(f'{src}: category #{k}: id {cid!r} must be an integer')
         if cid in cat_index:
             raise ValueError(f'{src}: duplicate category id {cid}')
         cat_index[cid] = len(cat_ids)
@@ -214,8 +241,15 @@ def load_multi_reader_coco(path_or_dict: Union[str, os.PathLike, dict],
         if not isinstance(im, dict) or 'id' not in im:
             raise ValueError(f'{src}: image #{k} has no id')
         iid = im['id']
+        if not _is_id(iid):
+            raise ValueError(f'{src}: image #{k}: id {iid!r} must be an integer')
         if iid in img_index:
             raise ValueError(f'{src}: duplicate image id {iid}')
+        bad = [f'{key} {im[key]!r}' for key in ('width', 'height')
+               if im.get(key) is not None and not _is_size(im[key])]
+        if bad:
+            raise ValueError(f'{src}: image {iid}: {" and ".join(bad)}: width and '
+                             f'height must be JSON numbers')
         try:
             w, h = float(im['width']), float(im['height'])
         except (KeyError, TypeError, ValueError):
@@ -234,6 +268,9 @@ def load_multi_reader_coco(path_or_dict: Union[str, os.PathLike, dict],
             listed = True
         elif kind == 'single_truth':
             rlist, listed = [SINGLE_TRUTH_READER], True
+        elif kind == 'fused':
+            # a fused image without boxes is a negative of the fused truth
+            rlist, listed = [FUSED_READER], True
         else:
             rlist, listed = [], False   # filled from the boxes below
         img = dict(im)
@@ -255,6 +292,7 @@ def load_multi_reader_coco(path_or_dict: Union[str, os.PathLike, dict],
     # dropped still read the image (its vote becomes an absent vote).
     drew: List[set] = [set() for _ in range(n_img)]
     seen_ids = set()
+    first_of: Dict[tuple, int] = {}   # (image, reader, category, bbox) -> annotation id
     drops = DropReport()
 
     def geometric(reason: str, record: str) -> None:
@@ -267,13 +305,20 @@ def load_multi_reader_coco(path_or_dict: Union[str, os.PathLike, dict],
             raise ValueError(f'{src}: annotation #{k} has no id')
         aid = ann['id']
         iid = ann.get('image_id')
+        if not _is_id(aid, allow_str=False):
+            raise ValueError(f'{src}: annotation #{k} (image {iid!r}): id {aid!r} must be '
+                             f'an integer')
         rec = f'{src}: annotation id {aid} (image {iid})'
+        if not _is_id(iid):
+            raise ValueError(f'{rec}: image_id {iid!r} must be an integer')
         if aid in seen_ids:
             raise ValueError(f'{rec}: duplicate annotation id {aid}')
         seen_ids.add(aid)
         if iid not in img_index:
             raise ValueError(f'{rec}: refers to unknown image id {iid}')
         cid = ann.get('category_id')
+        if not _is_id(cid):
+            raise ValueError(f'{rec}: category_id {cid!r} must be an integer')
         if cid not in cat_index:
             raise ValueError(f'{rec}: unknown category id {cid}')
         i = img_index[iid]
@@ -335,6 +380,11 @@ def load_multi_reader_coco(path_or_dict: Union[str, os.PathLike, dict],
         if cx2 <= cx1 or cy2 <= cy1:
             geometric('out_of_image', rec)
             continue
+        twin = (i, reader, cid, x, y, bw, bh)
+        if twin in first_of:
+            drops.add('duplicate', f'{rec}: same box as annotation id {first_of[twin]}')
+            continue
+        first_of[twin] = aid
         if (cx1, cy1, cx2, cy2) != (x1, y1, x2, y2):
             drops.add_clipped(rec)
         per_boxes[i].append((cx1, cy1, cx2, cy2))
