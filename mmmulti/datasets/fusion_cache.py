@@ -16,6 +16,9 @@ import json
 import os
 import os.path as osp
 import tempfile
+import warnings
+import zipfile
+import zlib
 from collections import Counter
 from typing import Any, Dict, List, Optional, Sequence
 
@@ -113,7 +116,12 @@ def save_fused(path: str, meta: dict, boxes: List[np.ndarray],
 
 
 def load_fused(path: str, key: str) -> Optional[Dict[str, Any]]:
-    """The cached entry, or None when absent, unreadable or of another key."""
+    """The cached entry, or None when absent, unreadable or of another key.
+
+    A damaged file (truncated by a full disk or a killed copy) is a cache
+    miss with a warning naming it; the caller then fuses again and replaces
+    it. Crashing on a cache would make a stale file block training.
+    """
     if not osp.exists(path):
         CACHE_STATS['miss'] += 1
         return None
@@ -126,7 +134,10 @@ def load_fused(path: str, key: str) -> Optional[Dict[str, Any]]:
             off = z['offsets']
             arrays = {k: z[k] for k in ('boxes', 'labels', 'scores',
                                         'agreements')}
-    except (OSError, ValueError, KeyError):
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile,
+            zlib.error) as e:
+        warnings.warn(f'fusion cache {path} is unreadable ({type(e).__name__}: {e}); '
+                      f'treating it as a cache miss and fusing again', stacklevel=2)
         CACHE_STATS['miss'] += 1
         return None
     n = len(off) - 1

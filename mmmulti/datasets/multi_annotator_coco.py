@@ -75,6 +75,12 @@ class MultiAnnotatorCocoDataset(CocoDataset):
     without any box left (after the reader restriction and fusion) is
     filtered out of training; an image whose readers all drew nothing has
     no fused box and is filtered too.
+
+    An *unread* image (its ``readers`` list is empty, or no selected reader
+    read it) is never loaded, whatever ``filter_cfg`` says: nobody looked
+    at it, so training it as background would teach the detector that its
+    findings are not there. Unread images are counted in :meth:`summary`.
+    A set left with no image at all is an error naming the file.
     """
 
     METAINFO: dict = dict()  # classes come from the file unless given
@@ -135,6 +141,16 @@ class MultiAnnotatorCocoDataset(CocoDataset):
         data_list = self._build_data_list(entry)
         self.load_seconds = time.perf_counter() - t0
         MMLogger.get_current_instance().info(self.summary())
+        if not data_list:
+            # mmengine would fail later with numpy's "need at least one array
+            # to concatenate"; say which file and why instead
+            s = self.stats
+            why = ''
+            if s['images_unread']:
+                why = (f': {s["images_unread"]} of its {s["images_in_file"]} images are '
+                       + (f'read by none of readers {self.readers}' if self.readers
+                          else 'unread (empty readers list)'))
+            raise ValueError(f'{self.ann_file}: 0 images to load{why}')
         return data_list
 
     def _load_and_fuse(self, local_path: str) -> dict:
@@ -203,8 +219,9 @@ class MultiAnnotatorCocoDataset(CocoDataset):
         cat_img_map = {cid: [] for cid in self.cat_ids}
         for i, img in enumerate(meta['images']):
             image_readers = list(img['readers'])
-            if self.readers is not None and not image_readers:
-                skipped_images += 1  # read by none of the selected readers
+            if not image_readers:
+                # unread (or read by none of the selected readers): not a negative
+                skipped_images += 1
                 continue
             readers_seen.update(image_readers)
             boxes = np.asarray(entry['boxes'][i], dtype=np.float64).reshape(-1, 4)
@@ -252,6 +269,7 @@ class MultiAnnotatorCocoDataset(CocoDataset):
         self.stats = dict(
             source=meta['source'], kind=meta['kind'],
             images_in_file=len(meta['images']), images=len(data_list),
+            images_unread=skipped_images,
             images_skipped_no_selected_reader=skipped_images,
             readers=sorted(readers_seen, key=_natural), boxes_in=meta['boxes_in'],
             boxes_out=hist.total(), agreement_hist=hist,
@@ -279,6 +297,11 @@ class MultiAnnotatorCocoDataset(CocoDataset):
                 if (not filter_empty_gt or len(d['instances']) > 0)
                 and min(d['width'], d['height']) >= min_size]
         self.stats['images_filtered'] = len(self.data_list) - len(kept)
+        if self.data_list and not kept:
+            raise ValueError(
+                f'{self.ann_file}: 0 images left after filter_cfg={dict(self.filter_cfg)} '
+                f'(filter_empty_gt removes images without a box, min_size smaller '
+                f'images; {len(self.data_list)} images before filtering)')
         return kept
 
     def full_init(self) -> None:
@@ -297,9 +320,11 @@ class MultiAnnotatorCocoDataset(CocoDataset):
         readers = s['readers']
         lines = [f'{type(self).__name__}: {s["source"]} ({s["kind"]})',
                  f'  images        : {s["images"]} of {s["images_in_file"]}'
-                 + (f' ({s["images_skipped_no_selected_reader"]} read by none '
-                    f'of readers {self.readers}, skipped)'
-                    if s['images_skipped_no_selected_reader'] else ''),
+                 + ((f' ({s["images_unread"]} read by none of readers '
+                     f'{self.readers}, skipped)' if self.readers else
+                     f' ({s["images_unread"]} unread: empty readers list, dropped, '
+                     f'not trained as negatives)')
+                    if s['images_unread'] else ''),
                  f'  readers       : {len(readers)} '
                  f'({", ".join(readers[:10])}{", ..." if len(readers) > 10 else ""})',
                  f'  boxes in      : {s["boxes_in"]}',

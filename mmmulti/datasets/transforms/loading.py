@@ -1,4 +1,5 @@
-"""LoadAnnotations that also loads each box's reader, confidence and agreement.
+"""LoadAnnotations that also loads each box's reader, confidence and agreement,
+and LoadImageFromFile that checks the image against its record's size.
 
 Registered under mmdet's own name in the ``mmmulti`` scope, so a config with
 ``default_scope='mmmulti'`` and mmdet's pipeline picks it unchanged; the
@@ -7,6 +8,7 @@ alias ``LoadMultiReaderAnnotations`` names it explicitly.
 from typing import Optional
 
 import numpy as np
+from mmcv.transforms import LoadImageFromFile as MMCVLoadImageFromFile
 from mmdet.datasets.transforms import LoadAnnotations as MMDetLoadAnnotations
 
 from mmmulti.registry import TRANSFORMS
@@ -35,6 +37,44 @@ def get_gt_readers(results: dict) -> Optional[np.ndarray]:
             or len(readers) != len(labels):
         return None
     return readers
+
+
+@TRANSFORMS.register_module(name=['LoadImageFromFile', 'LoadImageCheckSize'])
+class LoadImageFromFile(MMCVLoadImageFromFile):
+    """mmcv's ``LoadImageFromFile`` that refuses an image whose decoded size
+    differs from its record's ``width`` / ``height``.
+
+    The boxes of the record are in the frame of that size: an image file
+    replaced by a resized copy would otherwise be trained on with boxes in
+    the wrong place, without any error. Registered under mmcv's name in the
+    ``mmmulti`` scope, so every shipped pipeline checks. Records without a
+    size (plain inference on image files) are not checked.
+
+    Args:
+        check_size (bool): compare the decoded size with the record's.
+            Default True.
+        **kwargs: as mmcv's ``LoadImageFromFile``.
+    """
+
+    def __init__(self, *args, check_size: bool = True, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.check_size = check_size
+
+    def transform(self, results: dict) -> Optional[dict]:
+        results = super().transform(results)
+        if results is None or not self.check_size:
+            return results
+        width, height = results.get('width'), results.get('height')
+        if width is None or height is None:
+            return results
+        h, w = results['img'].shape[:2]
+        if (int(h), int(w)) != (int(height), int(width)):
+            raise ValueError(
+                f'{results.get("img_path", "?")} (img_id {results.get("img_id", "?")}): '
+                f'the image is {w}x{h} px but its annotation record says '
+                f'{width}x{height}; its boxes would be misplaced (re-export the '
+                f'image or fix width/height in the annotation file)')
+        return results
 
 
 @TRANSFORMS.register_module(name=['LoadAnnotations',
