@@ -12,9 +12,10 @@ names the class.
 from __future__ import annotations
 
 import collections
+import inspect
 import os.path as osp
 import pickle
-from typing import Any, List
+from typing import Any, Dict, List, Tuple
 
 import numpy as np
 import torch
@@ -37,20 +38,76 @@ def _numpy_globals() -> List[Any]:
     return out
 
 
-def _history_buffer_getattr(obj: Any, name: str) -> Any:
+class _AnnealingOwner:
+    """Stands in for a param scheduler class while unpickling.
+
+    ``OneCycleParamScheduler`` keeps ``self.anneal_func = self._annealing_cos``
+    in its state, which pickle writes as ``getattr(OneCycleParamScheduler,
+    '_annealing_cos')``. Allowing the class itself would also let a file call
+    it; this stand-in is not callable and only yields the annealing functions.
+    """
+
+    def __init__(self, cls: type, names: List[str]) -> None:
+        self.cls, self.names = cls, sorted(names)
+        self.__name__ = cls.__name__
+
+    def __repr__(self) -> str:
+        return f'<{self.cls.__module__}.{self.cls.__qualname__} (annealing only)>'
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        raise UnsafeCheckpointError(
+            f'refused to call {self.cls.__qualname__} while unpickling: only its '
+            f'annealing functions ({", ".join(self.names)}) may be referenced')
+
+
+def scheduler_annealing_functions() -> Dict[str, Any]:
+    """``'module.Class._annealing_x' -> function`` for every annealing function
+    defined on an mmengine param scheduler (``_annealing_cos``, ``_annealing_linear``)."""
+    import mmengine.optim.scheduler as schedulers
+    out: Dict[str, Any] = {}
+    for cls in vars(schedulers).values():
+        if not inspect.isclass(cls):
+            continue
+        for name in dir(cls):
+            func = getattr(cls, name)
+            if name.startswith('_annealing_') and inspect.isfunction(func):
+                # keyed by where the function is defined, as pickle names it
+                out[f'{func.__module__}.{func.__qualname__}'] = func
+    return out
+
+
+def _annealing_owners() -> List[Tuple[_AnnealingOwner, str]]:
+    import importlib
+    owners: Dict[str, List[str]] = {}
+    for path in scheduler_annealing_functions():
+        owner, name = path.rsplit('.', 1)
+        owners.setdefault(owner, []).append(name)
+    out = []
+    for owner, names in owners.items():
+        mod_name, cls_name = owner.rsplit('.', 1)
+        cls = getattr(importlib.import_module(mod_name), cls_name)
+        out.append((_AnnealingOwner(cls, names), owner))
+    return out
+
+
+def _restricted_getattr(obj: Any, name: str) -> Any:
     """Stands in for ``builtins.getattr`` while unpickling.
 
     mmengine pickles ``HistoryBuffer._statistics_methods`` (``'min'`` ->
-    ``HistoryBuffer.min`` ...), which pickle writes as ``getattr(HistoryBuffer,
-    'min')``. A general ``getattr`` would let a crafted file walk to any object,
-    so only those statistics methods are reachable.
+    ``HistoryBuffer.min`` ...), written as ``getattr(HistoryBuffer, 'min')``,
+    and OneCycle schedulers their annealing function (see
+    :class:`_AnnealingOwner`). A general ``getattr`` would let a crafted file
+    walk to any object, so only those are reachable.
     """
     from mmengine.logging.history_buffer import HistoryBuffer
     if obj is HistoryBuffer and name in ('min', 'max', 'current', 'mean'):
         return getattr(HistoryBuffer, name)
+    if isinstance(obj, _AnnealingOwner) and name in obj.names:
+        return getattr(obj.cls, name)
     raise UnsafeCheckpointError(
         f'refused getattr({getattr(obj, "__name__", type(obj).__name__)}, {name!r}) '
-        'while unpickling: only HistoryBuffer statistics methods are allowed')
+        'while unpickling: only HistoryBuffer statistics methods and param '
+        'scheduler annealing functions are allowed')
 
 
 def checkpoint_allowlist() -> List[Any]:
@@ -59,7 +116,8 @@ def checkpoint_allowlist() -> List[Any]:
     from mmengine.config.config import ConfigDict
     return [
         HistoryBuffer,
-        (_history_buffer_getattr, 'builtins.getattr'),
+        (_restricted_getattr, 'builtins.getattr'),
+        *_annealing_owners(),
         ConfigDict,
         collections.OrderedDict,
         collections.defaultdict,
@@ -86,18 +144,37 @@ def safe_torch_load(filename: str, map_location: Any = None) -> Any:
         try:
             return torch.load(filename, map_location=map_location, weights_only=True)
         except pickle.UnpicklingError as exc:
-            try:
-                names = torch.serialization.get_unsafe_globals_in_checkpoint(filename)
-            except Exception:  # not a zip checkpoint: fall back to torch's text
-                names = []
-            allowed = {g[1] if isinstance(g, tuple) else f'{g.__module__}.{g.__qualname__}'
-                       for g in checkpoint_allowlist()}
-            unknown = [n for n in names if n not in allowed] or [str(exc).splitlines()[0]]
+            if isinstance(exc, UnsafeCheckpointError):
+                raise
+            unknown, why = _refused_names(filename, exc)
+            what = (f'refused to unpickle {unknown} — not on the mmmulti checkpoint '
+                    'allowlist (mmmulti.utils.checkpoint)' if unknown else
+                    f'the restricted loader cannot read it ({why})')
             raise UnsafeCheckpointError(
-                f'{filename}: refused to unpickle {", ".join(unknown)} — not on the '
-                'mmmulti checkpoint allowlist (mmmulti.utils.checkpoint). If you trust '
-                'this file, add the class with torch.serialization.add_safe_globals '
-                'before loading.') from None
+                f'{filename}: {what}. Loading it unrestricted would let the file run '
+                'code. If the file comes from a source you trust, re-save only its '
+                'weights there (torch.save({"state_dict": ckpt["state_dict"]}, '
+                '"weights.pth")) and load that file, or, if a named class is harmless '
+                'data, add it to the allowlist with '
+                'torch.serialization.add_safe_globals.') from None
+
+
+def _refused_names(filename: str, exc: Exception) -> Tuple[str, str]:
+    """``(refused globals, reason)``, without torch's advice to load unrestricted."""
+    try:
+        names = torch.serialization.get_unsafe_globals_in_checkpoint(filename)
+    except Exception:  # legacy (non-zip) file: only the error text is available
+        names = []
+    allowed = {g[1] if isinstance(g, tuple) else f'{g.__module__}.{g.__qualname__}'
+               for g in checkpoint_allowlist()}
+    unknown = ', '.join(n for n in names if n not in allowed)
+    lines = [ln.strip() for ln in str(exc).splitlines()]
+    why = next((ln for ln in lines if 'refused' in ln), None) or next(
+        (ln for ln in lines if ln.startswith(('Unsupported', 'WeightsUnpickler'))),
+        'unknown format')
+    if not unknown and 'Unsupported global: GLOBAL ' in why:  # legacy (non-zip) files
+        unknown = why.split('Unsupported global: GLOBAL ', 1)[1].split()[0]
+    return unknown, why
 
 
 def _load_from_local(filename: str, map_location: Any = None) -> Any:
