@@ -8,7 +8,9 @@ default_hooks = dict(
     param_scheduler=dict(type='ParamSchedulerHook'),
     checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=3),
     sampler_seed=dict(type='DistSamplerSeedHook'),
-    visualization=dict(type='DetVisualizationHook'))
+    visualization=dict(type='DetVisualizationHook'),
+    # stop at the first NaN/inf loss (a dict entry, so configs merge it, unlike a list)
+    finite_loss=dict(type='FiniteLossHook'))
 
 env_cfg = dict(
     cudnn_benchmark=False,
