@@ -31,6 +31,12 @@ setup(
         'numpy',
         'tensorboard',
         'pydicom',
+        # pydicom alone cannot decode JPEG extended (12-bit), JPEG-LS or JPEG 2000
+        # DICOMs, which real radiograph archives contain
+        'pylibjpeg',
+        'pylibjpeg-libjpeg',
+        'pylibjpeg-openjpeg',
+        'pylibjpeg-rle',
         'scikit-learn',
         'matplotlib',
         'tqdm',

@@ -42,6 +42,11 @@ def read_image_size(path: str) -> tuple[int, int]:
 def dicom_to_uint8(path: str) -> np.ndarray:
     """Display-ready 8-bit grayscale pixels of a DICOM radiograph.
 
+    Compressed transfer syntaxes (JPEG baseline and extended, JPEG-LS,
+    JPEG 2000, RLE) decode through pydicom's pixel handlers and the
+    pylibjpeg plugins; a file none of them decodes raises ``ValueError``
+    naming it. A single colour frame is converted to its luma.
+
     Applies the modality LUT (rescale slope/intercept) and the VOI LUT or
     window (WindowCenter/WindowWidth) as the DICOM viewer would, inverts
     MONOCHROME1 (where high values are dark) so that bone is bright, then
@@ -54,6 +59,12 @@ def dicom_to_uint8(path: str) -> np.ndarray:
         arr = ds.pixel_array
     except Exception as e:  # noqa: BLE001 - e.g. a compressed syntax without its plugin
         raise ValueError(f'{path}: cannot decode DICOM pixels ({e})') from e
+    if arr.ndim == 3 and arr.shape[-1] == 3 and int(getattr(ds, 'SamplesPerPixel', 1)) == 3:
+        # one colour frame (secondary capture, often JPEG baseline): pydicom
+        # gives RGB; its luma is the gray a viewer shows, no LUT applies
+        luma = arr[..., :3].astype(np.float64) @ np.array([0.299, 0.587, 0.114])
+        top = float(2 ** int(getattr(ds, 'BitsStored', 8)) - 1)
+        return np.clip(np.round(luma * (255.0 / top)), 0, 255).astype(np.uint8)
     if arr.ndim != 2:
         raise ValueError(f'{path}: expected one 2-D grayscale frame, got shape {arr.shape}')
     arr = apply_modality_lut(arr, ds)
@@ -71,8 +82,11 @@ def load_gray_uint8(path: str) -> np.ndarray:
     if path.lower().endswith(DICOM_EXTS):
         return dicom_to_uint8(path)
     from PIL import Image
-    with Image.open(path) as im:
-        return np.asarray(im.convert('L'))
+    try:
+        with Image.open(path) as im:
+            return np.asarray(im.convert('L'))
+    except Exception as e:  # noqa: BLE001 - re-raised with the file name
+        raise ValueError(f'{path}: cannot decode image ({e})') from e
 
 
 def save_png(arr: np.ndarray, path: str, size: tuple[int, int] | None = None) -> None:

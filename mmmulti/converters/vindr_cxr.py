@@ -10,13 +10,16 @@ COCO category ids are VinDr's class ids 0..13; image ids are 1..N in the
 order of the sorted ``image_id`` strings, which are kept as ``vindr_id``.
 
 Errors name the CSV file and line (header = line 1). Boxes of zero area or
-outside the image, rows of readers not selected, and unknown classes (when
-asked to drop them) are counted in :class:`ConversionSummary`, never lost
-silently.
+outside the image, rows of readers not selected, unknown classes (when
+asked to drop them), exact duplicate rows and images whose file cannot be
+decoded (with ``skip_bad``) are counted in :class:`ConversionSummary`, never
+lost silently. The CSV may start with a UTF-8 byte order mark; coordinates
+written as ``nan`` (pandas' export of an empty cell) count as empty.
 """
 from __future__ import annotations
 
 import csv
+import io
 import math
 import re
 import os
@@ -27,6 +30,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
+from mmmulti.utils.atomic import atomic_path
 from .dicom import index_image_files, load_gray_uint8, read_image_size, save_png
 
 VINDR_CLASSES = (
@@ -92,6 +96,12 @@ class ConversionSummary:
     no_finding_coords_ignored: int = 0
     rescaled_to_file: int = 0
     pngs_written: int = 0
+    pngs_kept: int = 0
+    duplicate_rows: int = 0
+    duplicate_examples: list = field(default_factory=list)
+    no_finding_and_box: int = 0
+    no_finding_and_box_examples: list = field(default_factory=list)
+    bad_images: list = field(default_factory=list)   # (file, reason) skipped
 
     def format(self) -> str:
         readers = ', '.join(f'{r}: {n}' for r, n in sorted(self.reader_images.items(),
@@ -111,6 +121,8 @@ class ConversionSummary:
             ('boxes of zero area', self.dropped_zero_area),
             ('boxes outside the image', self.dropped_outside),
             ('rows of unknown classes', self.dropped_unknown_class),
+            ('duplicate rows', self.duplicate_rows),
+            ('images whose file cannot be read (--skip-bad)', len(self.bad_images)),
         ]
         lines.append('  dropped:           ' + (', '.join(
             f'{n} {what}' for what, n in drops if n) or 'nothing'))
@@ -119,10 +131,19 @@ class ConversionSummary:
             ('No finding rows with coordinates (ignored)', self.no_finding_coords_ignored),
             ('images whose boxes were rescaled to the image file size', self.rescaled_to_file),
             ('PNG files written', self.pngs_written),
+            ('PNG files kept from an earlier run (not decoded again)', self.pngs_kept),
+            ('readers who gave both "No finding" and a box on one image (boxes kept)',
+             self.no_finding_and_box),
         ]
         for what, n in notes:
             if n:
                 lines.append(f'  {what}: {n}')
+        if self.no_finding_and_box_examples:
+            lines.append('    e.g. ' + '; '.join(self.no_finding_and_box_examples[:3]))
+        if self.duplicate_examples:
+            lines.append('  duplicate rows, e.g. ' + '; '.join(self.duplicate_examples[:3]))
+        for path, why in self.bad_images:
+            lines.append(f'  skipped (cannot read): {path}: {why}')
         return '\n'.join(lines)
 
 
@@ -153,8 +174,12 @@ def _parse_class(row: dict, where: str) -> Optional[int]:
 
 
 def _parse_coords(row: dict, where: str) -> Optional[list]:
-    """xyxy floats; None when all four are empty; error when partly missing or NaN."""
+    """xyxy floats; None when all four are empty; error when partly missing or NaN.
+
+    ``nan`` is read as empty: pandas writes an empty "No finding" cell so.
+    """
     raw = [(row.get(k) or '').strip() for k in _COORDS]
+    raw = ['' if v.lower() == 'nan' else v for v in raw]
     if not any(raw):
         return None
     vals = []
@@ -195,7 +220,17 @@ def read_vindr_csv(csv_path: str, readers: Optional[Sequence[str]] = None,
     images: dict[str, VinDrImage] = {}
     consensus_ids: set = set()
     seen: set = set()  # images met only in rows of readers not selected
-    with open(csv_path, newline='') as f:
+    with open(csv_path, 'rb') as f:
+        raw = f.read()
+    try:
+        text = raw.decode('utf-8-sig')   # VinDr's CSVs may start with a BOM
+    except UnicodeDecodeError as e:
+        line = raw[:e.start].count(b'\n') + 1
+        raise VinDrFormatError(f'{csv_path}: line {line}: not UTF-8 text (byte '
+                               f'0x{raw[e.start]:02x} at offset {e.start})') from None
+    first_row: dict = {}   # (image, reader, class, coords) -> first line
+    no_finding_by: set = set()   # (image, reader) with a "No finding" row
+    with io.StringIO(text, newline='') as f:
         reader = csv.DictReader(f)
         if reader.fieldnames is None:
             raise VinDrFormatError(f'{csv_path}: empty file, expected a header row')
@@ -248,8 +283,19 @@ def read_vindr_csv(csv_path: str, readers: Optional[Sequence[str]] = None,
                     raise VinDrFormatError(f'{where}: width/height {size} differ from '
                                            f'{img.csv_size} given earlier for this image')
                 img.csv_size = size
+            twin = (image_id, rad, cid, None if cid == NO_FINDING_ID else
+                    tuple(coords) if coords is not None else None)
+            if twin in first_row:
+                summary.duplicate_rows += 1
+                if len(summary.duplicate_examples) < 5:
+                    summary.duplicate_examples.append(
+                        f'line {reader.line_num} repeats line {first_row[twin]}')
+                continue
+            first_row[twin] = reader.line_num
             if cid == NO_FINDING_ID:
                 summary.no_finding_coords_ignored += coords is not None
+                if rad is not None:
+                    no_finding_by.add((image_id, rad))
                 continue
             if coords is None:
                 raise VinDrFormatError(f'{where}: finding {VINDR_CLASSES[cid]!r} has no '
@@ -262,6 +308,12 @@ def read_vindr_csv(csv_path: str, readers: Optional[Sequence[str]] = None,
                 summary.dropped_zero_area += 1
                 continue
             img.boxes.append(ReaderBox(rad, cid, coords, reader.line_num))
+    if summary.rows == 0:
+        raise VinDrFormatError(f'{csv_path}: no rows after the header')
+    both = sorted({(i, b.reader) for i, img in images.items() for b in img.boxes
+                   if (i, b.reader) in no_finding_by})
+    summary.no_finding_and_box += len(both)
+    summary.no_finding_and_box_examples += [f'{r} on image {i}' for i, r in both[:5]]
     summary.images_without_selected_readers += len(seen - set(images))
     return dict(sorted(images.items()))
 
@@ -277,21 +329,39 @@ def _select_images(images: dict, readers: Optional[Sequence[str]], require_all: 
     return out
 
 
+def _skip_or_raise(images: dict, image_id: str, path: str, err: Exception,
+                   skip_bad: bool, summary: ConversionSummary) -> None:
+    """Drop an image whose file cannot be read (listed in the summary) when
+    ``skip_bad``; otherwise stop with the file's name."""
+    if not skip_bad:
+        raise VinDrFormatError(f'{err} (pass --skip-bad / skip_bad=True to skip such '
+                               f'images and list them in the summary)') from err
+    summary.bad_images.append((path, str(err).replace(f'{path}: ', '', 1)))
+    del images[image_id]
+
+
 def resolve_sizes(images: dict, csv_path: str, image_dir: Optional[str],
-                  summary: ConversionSummary, progress: bool = True) -> None:
+                  summary: ConversionSummary, progress: bool = True,
+                  skip_bad: bool = False) -> None:
     """Give every image its size: from the CSV, or from its file in ``image_dir``.
 
     When both exist and differ (e.g. PNGs downsized from the DICOMs), the
     boxes, which are in the CSV's frame, are rescaled to the file's size.
+    A file whose header cannot be read stops the run, or with ``skip_bad``
+    drops its image (listed in the summary).
     """
     files = index_image_files(image_dir) if image_dir else {}
-    items = images.items()
+    items = list(images.items())
     if progress and files:  # reading thousands of DICOM headers takes a while
         from tqdm import tqdm
         items = tqdm(items, total=len(images), desc='image sizes', unit='img')
     for image_id, img in items:
         img.source = files.get(image_id)
-        file_size = read_image_size(img.source) if img.source else None
+        try:
+            file_size = read_image_size(img.source) if img.source else None
+        except ValueError as e:
+            _skip_or_raise(images, image_id, img.source, e, skip_bad, summary)
+            continue
         if img.csv_size is None and file_size is None:
             where = f'in {image_dir}' if image_dir else '(no --images folder given)'
             raise VinDrFormatError(
@@ -326,12 +396,30 @@ def clip_boxes(images: dict, summary: ConversionSummary) -> None:
         img.boxes = kept
 
 
+def _png_size(path: str) -> Optional[tuple]:
+    """(width, height) of an existing, readable PNG, else None."""
+    if not osp.isfile(path):
+        return None
+    from PIL import Image
+    try:
+        with Image.open(path) as im:
+            im.verify()   # a damaged PNG is decoded again
+            return im.size
+    except Exception:  # noqa: BLE001 - any unreadable file is redone
+        return None
+
+
 def convert_images_to_png(images: dict, png_out: str, max_size: Optional[int],
-                          summary: ConversionSummary, progress: bool = True) -> None:
+                          summary: ConversionSummary, progress: bool = True,
+                          skip_bad: bool = False) -> None:
     """Write ``png_out/<image_id>.png`` (8-bit, VOI LUT applied, MONOCHROME1 inverted).
 
     With ``max_size`` the longer side is reduced to at most that many pixels
-    and the boxes are scaled by the same factors.
+    and the boxes are scaled by the same factors. PNGs are written
+    atomically, so a PNG of the expected size left by an earlier (stopped)
+    run is finished: it is kept, not decoded again, and a re-run resumes.
+    A file that cannot be decoded stops the run, or with ``skip_bad`` drops
+    its image (listed in the summary).
     """
     os.makedirs(png_out, exist_ok=True)
     items = list(images.values())
@@ -342,20 +430,31 @@ def convert_images_to_png(images: dict, png_out: str, max_size: Optional[int],
         if img.source is None:
             raise VinDrFormatError(f'image {img.image_id}: no DICOM/PNG/JPG file to convert '
                                    f'(give --images with the source files)')
-        arr = load_gray_uint8(img.source)
         w, h = img.size
-        if (arr.shape[1], arr.shape[0]) != (w, h):
-            raise VinDrFormatError(f'{img.source}: pixels are {arr.shape[1]}x{arr.shape[0]}, '
-                                   f'header said {w}x{h}')
         new = (w, h)
         if max_size and max(w, h) > max_size:
             s = max_size / max(w, h)
             new = (max(1, round(w * s)), max(1, round(h * s)))
+        file_name = f'{img.image_id}.png'
+        out = osp.join(png_out, file_name)
+        if _png_size(out) == new:
+            summary.pngs_kept += 1
+        else:
+            try:
+                arr = load_gray_uint8(img.source)
+                if (arr.shape[1], arr.shape[0]) != (w, h):
+                    raise ValueError(f'{img.source}: pixels are {arr.shape[1]}x'
+                                     f'{arr.shape[0]}, header said {w}x{h}')
+            except ValueError as e:
+                _skip_or_raise(images, img.image_id, img.source, e, skip_bad, summary)
+                continue
+            with atomic_path(out) as tmp:
+                save_png(arr, tmp, new)
+            summary.pngs_written += 1
+        if new != (w, h):
             _scale_boxes(img, new[0] / w, new[1] / h)
-        img.file_name = f'{img.image_id}.png'
-        save_png(arr, osp.join(png_out, img.file_name), new)
+        img.file_name = file_name
         img.size = new
-        summary.pngs_written += 1
 
 
 def build_coco(images: dict, consensus: bool = False) -> dict:
@@ -384,15 +483,20 @@ def convert_vindr_csv(csv_path: str, image_dir: Optional[str] = None,
                       readers: Optional[Sequence[str]] = None,
                       require_all_readers: bool = False, max_size: Optional[int] = None,
                       consensus: bool = False, drop_unknown_classes: bool = False,
-                      progress: bool = True) -> tuple[dict, ConversionSummary]:
-    """Whole conversion: CSV (+ image files) -> COCO dict and its summary."""
+                      progress: bool = True,
+                      skip_bad: bool = False) -> tuple[dict, ConversionSummary]:
+    """Whole conversion: CSV (+ image files) -> COCO dict and its summary.
+
+    ``skip_bad`` drops (and lists) images whose file cannot be read or
+    decoded instead of stopping at the first one.
+    """
     summary = ConversionSummary(csv_path)
     images = read_vindr_csv(csv_path, readers, consensus, drop_unknown_classes, summary)
     images = _select_images(images, readers, require_all_readers, consensus, summary)
-    resolve_sizes(images, csv_path, image_dir, summary, progress)
+    resolve_sizes(images, csv_path, image_dir, summary, progress, skip_bad)
     clip_boxes(images, summary)
     if png_out:
-        convert_images_to_png(images, png_out, max_size, summary, progress)
+        convert_images_to_png(images, png_out, max_size, summary, progress, skip_bad)
     elif max_size:
         raise ValueError('max_size resizes the PNGs written to png_out; give png_out too')
     coco = build_coco(images, consensus)

@@ -52,6 +52,9 @@ def parse_args() -> argparse.Namespace:
     p.add_argument('--drop-unknown-classes', action='store_true',
                    help='drop (and count) rows of classes outside the 14 + No finding '
                    'instead of failing')
+    p.add_argument('--skip-bad', action='store_true',
+                   help='skip (and list in the summary) images whose file cannot be read '
+                   'or decoded, instead of stopping at the first one')
     p.add_argument('--no-progress', action='store_true', help='hide the progress bar')
     return p.parse_args()
 
@@ -64,10 +67,14 @@ def _dump(obj: dict, path: str) -> None:
 
 def main() -> None:
     a = parse_args()
-    coco, summary = convert_vindr_csv(
-        a.csv, image_dir=a.images, png_out=a.png_out, readers=a.readers,
-        require_all_readers=a.require_all_readers, max_size=a.max_size, consensus=a.test,
-        drop_unknown_classes=a.drop_unknown_classes, progress=not a.no_progress)
+    try:
+        coco, summary = convert_vindr_csv(
+            a.csv, image_dir=a.images, png_out=a.png_out, readers=a.readers,
+            require_all_readers=a.require_all_readers, max_size=a.max_size,
+            consensus=a.test, drop_unknown_classes=a.drop_unknown_classes,
+            progress=not a.no_progress, skip_bad=a.skip_bad)
+    except (ValueError, FileNotFoundError) as e:
+        raise SystemExit(f'error: {e}') from None
     print(summary.format())
     if a.val_fraction:
         train, val = split_coco_by_image(coco, a.val_fraction, a.seed)
