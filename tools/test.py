@@ -3,9 +3,9 @@ import argparse
 
 from mmdet.evaluation import DumpDetResults
 from mmengine.config import DictAction
-from mmengine.runner import Runner
 
 from mmmulti.engine.runner_setup import load_config, prepare_test_cfg, set_local_rank
+from mmmulti.engine.runners import StrictLoadRunner
 
 
 def parse_args() -> argparse.Namespace:
@@ -34,7 +34,7 @@ def main() -> None:
     cfg = prepare_test_cfg(cfg, args.config, args.checkpoint, work_dir=args.work_dir,
                            show=args.show, show_dir=args.show_dir,
                            wait_time=args.wait_time, launcher=args.launcher)
-    runner = Runner.from_cfg(cfg)
+    runner = StrictLoadRunner.from_cfg(cfg)  # a checkpoint that does not fit is an error
     if args.out is not None:
         runner.test_evaluator.metrics.append(DumpDetResults(out_file_path=args.out))
     runner.test()
