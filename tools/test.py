@@ -4,6 +4,7 @@ import argparse
 from mmdet.evaluation import DumpDetResults
 from mmengine.config import DictAction
 
+from mmmulti.engine.launch import shutdown_distributed
 from mmmulti.engine.runner_setup import load_config, prepare_test_cfg, set_local_rank
 from mmmulti.engine.runners import StrictLoadRunner
 
@@ -38,6 +39,7 @@ def main() -> None:
     if args.out is not None:
         runner.test_evaluator.metrics.append(DumpDetResults(out_file_path=args.out))
     runner.test()
+    shutdown_distributed()
 
 
 if __name__ == '__main__':

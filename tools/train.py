@@ -4,6 +4,7 @@ import argparse
 from mmengine.config import DictAction
 from mmengine.runner import Runner
 
+from mmmulti.engine.launch import shutdown_distributed
 from mmmulti.engine.runner_setup import load_config, prepare_train_cfg, set_local_rank
 
 
@@ -33,6 +34,7 @@ def main() -> None:
                             launcher=args.launcher)
     runner = Runner.from_cfg(cfg)
     runner.train()
+    shutdown_distributed()
 
 
 if __name__ == '__main__':

@@ -35,3 +35,21 @@ def setup_distributed(cfg: Config, launcher: str) -> None:
     # One process per core pair at most: avoid oversubscription on CPU.
     world = int(os.environ.get('WORLD_SIZE', '1'))
     torch.set_num_threads(max(1, (os.cpu_count() or 1) // world))
+
+
+def shutdown_distributed() -> None:
+    """Leave the process group cleanly at the end of a successful run.
+
+    Without this the gloo/nccl worker threads are still alive when the
+    interpreter exits, and a rank can abort in C++ teardown ("terminate called
+    without an active exception", SIGABRT, exit 1) after the work is done. The
+    barrier makes every rank finish its last collective before any rank tears
+    down. Call it only after success: after an error the other ranks may never
+    reach the barrier.
+    """
+    if not (dist.is_available() and dist.is_initialized()):
+        return
+    try:
+        dist.barrier()
+    finally:
+        dist.destroy_process_group()
