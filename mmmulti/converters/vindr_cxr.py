@@ -336,7 +336,8 @@ def _skip_or_raise(images: dict, image_id: str, path: str, err: Exception,
     if not skip_bad:
         raise VinDrFormatError(f'{err} (pass --skip-bad / skip_bad=True to skip such '
                                f'images and list them in the summary)') from err
-    summary.bad_images.append((path, str(err).replace(f'{path}: ', '', 1)))
+    why = ' '.join(str(err).replace(f'{path}: ', '', 1).split())   # one line
+    summary.bad_images.append((path, why))
     del images[image_id]
 
 
