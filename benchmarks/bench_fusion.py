@@ -9,8 +9,10 @@ nothing on an image they read. Times
   image (boxes, scores, labels; one list per reader; normalised boxes);
 * ours: ``WBF.fuse_dataset`` (boxes, labels, confidence and agreement),
 
-in the same run, prints both and the ratio, and checks that the fused boxes,
-labels and scores agree exactly.
+in the same run, prints both and the ratio, and checks that the fused boxes
+and labels agree exactly, and so do scores and agreement on images where no
+reader drew two boxes of one class. On the others the library counts boxes
+and mmmulti distinct readers, so the agreement may only be lower.
 
     python benchmarks/bench_fusion.py --images 15000 --readers 3
 """
@@ -112,20 +114,28 @@ def main() -> None:
     ours = method.fuse_dataset(reads)
     t_ours = time.perf_counter() - t0
 
-    mismatch = 0
+    mismatch = twice = 0
     for r, (b, s, lab), f in zip(reads, ref, ours):
         wh = np.array([r.width, r.height, r.width, r.height])
-        if not (np.array_equal((b * wh).astype(np.float32), f.boxes)
-                and np.array_equal(lab.astype(np.int64), f.labels)
-                and np.array_equal(s.astype(np.float32), f.scores)
-                and np.array_equal(np.rint(s * len(r.image_readers)), f.agreement)):
-            mismatch += 1
+        R = len(r.image_readers)
+        boxes_count = np.rint(s * R)
+        same = (np.array_equal((b * wh).astype(np.float32), f.boxes)
+                and np.array_equal(lab.astype(np.int64), f.labels))
+        if len(set(zip(r.readers.tolist(), r.labels.tolist()))) < len(r):
+            twice += 1   # a reader drew a class twice: distinct readers <= boxes
+            same = same and bool(np.all(f.agreement <= boxes_count)) and np.array_equal(
+                (f.agreement / R).astype(np.float32), f.scores)
+        else:
+            same = same and np.array_equal(s.astype(np.float32), f.scores) \
+                and np.array_equal(boxes_count, f.agreement)
+        mismatch += not same
     n_out = sum(len(f) for f in ours)
     print(f'ensemble_boxes direct, per image : {t_ref:8.3f} s')
     print(f'mmmulti WBF.fuse_dataset         : {t_ours:8.3f} s   '
           f'(workers={method.workers}, {n_out} fused boxes)')
     print(f'ratio ours / direct              : {t_ours / t_ref:8.3f}  (target <= 1.0)')
-    print(f'images whose output differs      : {mismatch}')
+    print(f'images whose output differs      : {mismatch}   ({twice} images where a '
+          f'reader drew a class twice: scores checked as distinct readers / R)')
     if mismatch:
         raise SystemExit(1)
 
