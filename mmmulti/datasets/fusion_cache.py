@@ -5,7 +5,7 @@ Fusing a large multi-reader file takes longer than reading it; a training run
 The cache key covers everything the fused boxes depend on: the annotation
 file's *content* (sha256, not its name or mtime), ``reader_key``, the reader
 restriction, the fusion config (minus settings that do not change the result:
-``progress``, ``workers``) and the mmmulti version. A changed input thus maps
+``progress``, ``workers``), the mmmulti version and :data:`CACHE_FORMAT`. A changed input thus maps
 to a new file; stale files are never read, only left behind.
 
 Stored with ``numpy.savez`` (arrays + one JSON string), read back with
@@ -32,6 +32,11 @@ CACHE_STATS: Counter = Counter()
 
 #: fusion settings that do not change the fused boxes
 _NOT_IN_KEY = ('progress', 'workers')
+
+#: bumped when loading or fusion changes its output for the same file and
+#: config (2: agreement counts distinct readers, exact duplicates dropped), so
+#: entries written by older code are never read back
+CACHE_FORMAT = 2
 
 
 def default_cache_dir() -> str:
@@ -77,7 +82,7 @@ def cache_key(content_digest: str, reader_key: str,
                    readers=sorted(str(r) for r in readers)
                    if readers is not None else None,
                    fusion=fusion_cfg, strict_geometry=bool(strict_geometry),
-                   version=__version__)
+                   version=__version__, format=CACHE_FORMAT)
     text = json.dumps(payload, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()
 
