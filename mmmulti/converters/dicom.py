@@ -9,6 +9,8 @@ import os.path as osp
 
 import numpy as np
 
+from mmmulti.utils.atomic import atomic_path
+
 DICOM_EXTS = ('.dicom', '.dcm')
 RASTER_EXTS = ('.png', '.jpg', '.jpeg')
 
@@ -95,7 +97,8 @@ def save_png(arr: np.ndarray, path: str, size: tuple[int, int] | None = None) ->
     im = Image.fromarray(arr, mode='L')
     if size is not None and size != im.size:
         im = im.resize(size, Image.BILINEAR)
-    im.save(path, format='PNG')
+    with atomic_path(path) as tmp:  # a resumed conversion never keeps a truncated PNG
+        im.save(tmp, format='PNG')
 
 
 def index_image_files(image_dir: str) -> dict[str, str]:
