@@ -30,9 +30,10 @@ def atomic_path(path: PathLike) -> Iterator[str]:
     For writers that want a file name (``fig.savefig``, ``np.savez``,
     ``cv2.imwrite``). The temporary name keeps ``path``'s extension, so
     format detection by suffix still works. On an exception the temporary file
-    is removed and ``path`` is untouched.
+    is removed and ``path`` is untouched. A symlink is written through (its
+    target is replaced), as ``open(path, 'w')`` would.
     """
-    path = os.fspath(path)
+    path = os.path.realpath(os.fspath(path))
     folder = os.path.dirname(os.path.abspath(path))
     base = os.path.basename(path)
     suffix = os.path.splitext(base)[1]
