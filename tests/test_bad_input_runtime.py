@@ -195,6 +195,10 @@ def test_interrupted_write_keeps_the_old_file(tmp_path):
             raise RuntimeError('interrupted')
     assert json.loads(path.read_text()) == {'old': 1}
     assert os.listdir(tmp_path) == ['out.json']  # no temporary file left behind
+    os.symlink(path, tmp_path / 'link.json')
+    dump_json_atomic({'new': 2}, tmp_path / 'link.json')  # written through the link
+    assert (tmp_path / 'link.json').is_symlink()
+    assert json.loads(path.read_text()) == {'new': 2}
 
 
 # --- 4. checkpoints of every shipped scheduler load in test.py and --resume ------------
