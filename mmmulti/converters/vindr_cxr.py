@@ -30,7 +30,6 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from mmmulti.utils.atomic import atomic_path
 from .dicom import index_image_files, load_gray_uint8, read_image_size, save_png
 
 VINDR_CLASSES = (
@@ -449,8 +448,7 @@ def convert_images_to_png(images: dict, png_out: str, max_size: Optional[int],
             except ValueError as e:
                 _skip_or_raise(images, img.image_id, img.source, e, skip_bad, summary)
                 continue
-            with atomic_path(out) as tmp:
-                save_png(arr, tmp, new)
+            save_png(arr, out, new)   # atomic: a PNG at `out` is always complete
             summary.pngs_written += 1
         if new != (w, h):
             _scale_boxes(img, new[0] / w, new[1] / h)
