@@ -44,7 +44,8 @@ class _AnnealingOwner:
     ``OneCycleParamScheduler`` keeps ``self.anneal_func = self._annealing_cos``
     in its state, which pickle writes as ``getattr(OneCycleParamScheduler,
     '_annealing_cos')``. Allowing the class itself would also let a file call
-    it; this stand-in is not callable and only yields the annealing functions.
+    it; this stand-in refuses to be called and only yields the annealing
+    functions.
     """
 
     def __init__(self, cls: type, names: List[str]) -> None:
