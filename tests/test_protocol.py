@@ -15,9 +15,9 @@ def test_protocol_tiny_end_to_end(tmp_path):
         cwd=REPO, capture_output=True, text=True, timeout=1200)
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-5000:]
-    rows = list(csv.DictReader(open(work / 'results.csv')))
+    rows = [r for r in csv.DictReader(open(work / 'results.csv')) if r['seed'] != 'all']
     arms = [r['arm'] for r in rows]
-    assert arms == ['baseline', 'wbf_earl', 'reliability_wbf_earl', 'single_reader_R1',
+    assert arms == ['truth', 'baseline', 'wbf_earl', 'reliability_wbf_earl', 'single_reader_R1',
                     'single_reader_R2', 'single_reader_R3', 'readers_ensemble']
     for r in rows:
         assert 0.0 <= float(r['map_40']) <= 1.0 and 0.0 <= float(r['map_50_95']) <= 1.0
@@ -26,6 +26,14 @@ def test_protocol_tiny_end_to_end(tmp_path):
     md = open(work / 'results.md').read()
     assert '| readers_ensemble | 1 |' in md and 'mAP@0.4' in md
     assert osp.getsize(work / 'results.png') > 5000
+    assert osp.getsize(work / 'learning_curves.png') > 5000
+    # one seed: every arm compared with the baseline by a paired bootstrap
+    assert 'paired bootstrap over test images' in md and 'Gap recovered' in md
+    summary = {r['arm']: r for r in csv.DictReader(open(work / 'results.csv'))
+               if r['seed'] == 'all'}
+    assert summary['wbf_earl']['map_40_verdict'] in ('better', 'worse', 'not distinguishable')
+    # the live progress line reported epochs and validations
+    assert '[progress' in proc.stdout and 'seed 0 wbf_earl | epoch 1/1' in proc.stdout
     # every trained arm left the config it ran, for reproducing it by hand
     assert osp.isfile(work / 'seed0' / 'wbf_earl' / 'wbf_earl.py')
     assert osp.isfile(work / 'seed0' / 'readers_ensemble' / 'predictions.json')

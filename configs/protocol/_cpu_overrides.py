@@ -1,8 +1,10 @@
-# Shared by the CPU scales (quick, mini): small images, YOLOv5-n, short one-cycle.
+# Shared by the CPU scales (quick, mini): small images, YOLOv5-n, the from-scratch
+# recipe of configs/_base_/schedules/schedule_adamw_onecycle_ema_60e.py with the
+# epochs and EMA horizon of a short run.
 # Not a full config: tools/run_protocol.py merges `cfg.common` and `cfg.<detector>`
 # into each arm's experiment config (configs/earl_yolo.py, configs/baseline_yolo.py...).
 img_size = 128
-epochs = 15  # quick; mini overrides train_cfg, the schedule and the checkpoint interval
+epochs = 30
 batch_size = 8
 _scale = (img_size, img_size)
 _train_pipeline = [
@@ -27,15 +29,14 @@ cfg = dict(
                               dataset=dict(pipeline=_train_pipeline)),
         val_dataloader=dict(batch_size=16, **_loader, dataset=dict(pipeline=_test_pipeline)),
         test_dataloader=dict(batch_size=16, **_loader, dataset=dict(pipeline=_test_pipeline)),
-        train_cfg=dict(max_epochs=epochs, val_interval=epochs),
-        # A from-scratch run this short needs YOLOv5's usual peak LR (0.01), not the
-        # paper's 1e-3 (which it used for 50 epochs at 640 px).
-        optim_wrapper=dict(optimizer=dict(lr=0.01)),
-        param_scheduler=[dict(type='OneCycleLR', eta_max=0.01, pct_start=0.15,
+        train_cfg=dict(max_epochs=epochs, val_interval=5),
+        param_scheduler=[dict(type='OneCycleLR', eta_max=3e-3, pct_start=0.1,
                               anneal_strategy='cos', div_factor=25.0,
                               final_div_factor=100.0, by_epoch=True,
                               convert_to_iter_based=True, begin=0, end=epochs,
                               total_steps=epochs)],
+        custom_hooks=[dict(type='EMAHook', ema_type='ExpMomentumEMA', momentum=0.0001,
+                           gamma=300, update_buffers=True, priority=49)],
         default_hooks=dict(logger=dict(interval=10),
                            checkpoint=dict(interval=epochs, max_keep_ckpts=1)),
         visualizer=dict(vis_backends=[dict(type='LocalVisBackend')]),

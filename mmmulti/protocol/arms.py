@@ -3,7 +3,8 @@
 An arm is one way of turning the readers' boxes into a detector: the
 all-boxes baseline, one model per single reader, the readers ensemble (the
 single-reader models' predictions fused with WBF), and EARL on WBF or on
-reliability-weighted WBF fusion.
+reliability-weighted WBF fusion. The ``truth`` arm (simulated data only)
+trains on the clean boxes: the upper bound the others are measured against.
 """
 from __future__ import annotations
 
@@ -33,6 +34,8 @@ class Arm:
 def make_arms(readers: Sequence[str]) -> Dict[str, Arm]:
     """All arms for a data set whose readers are ``readers``."""
     arms: Dict[str, Arm] = {
+        # upper bound: the same detector on the simulator's clean boxes
+        'truth': Arm('truth', 'truth_{det}.py'),
         'baseline': Arm('baseline', 'baseline_{det}.py'),
         'wbf_earl': Arm('wbf_earl', 'earl_{det}.py'),
         'reliability_wbf_earl': Arm(

@@ -21,7 +21,8 @@ from typing import Dict, List, Optional, Sequence
 from mmengine.config import Config
 
 from .arms import Arm, expand_arms, make_arms
-from .report import write_reports
+from .progress import TrainProgress
+from .report import read_val_curve, write_reports
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DATASET_CONFIG_DIRS = {'med_mnist': 'configs', 'vindr_cxr': 'configs/vindr'}
@@ -29,7 +30,9 @@ DATASET_CONFIG_DIRS = {'med_mnist': 'configs', 'vindr_cxr': 'configs/vindr'}
 # override any of them in its `annotations` dict.
 DEFAULT_DATA_PATHS = {'train': 'annotations/train_multi_reader.json',
                       'val': 'annotations/val.json', 'test': 'annotations/test.json',
-                      'train_images': 'images/train'}
+                      'train_images': 'images/train',
+                      # the simulator's clean boxes of the training images (truth arm)
+                      'train_truth': 'annotations/train.json'}
 
 
 @dataclass
@@ -49,14 +52,27 @@ def _log(msg: str) -> None:
     print(f'[protocol {time.strftime("%H:%M:%S")}] {msg}', flush=True)
 
 
-def _run(cmd: List[str], log_path: str) -> None:
-    """Run a tool, its output to ``log_path``; on failure show the log's tail."""
-    env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get('PYTHONPATH', ''))
+def _run(cmd: List[str], log_path: str, progress: Optional['TrainProgress'] = None) -> None:
+    """Run a tool, its output to ``log_path``; on failure show the log's tail.
+
+    With ``progress``, every output line also feeds the live progress line.
+    """
+    env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get('PYTHONPATH', ''),
+               PYTHONUNBUFFERED='1')
     with open(log_path, 'w') as log:
-        proc = subprocess.run(cmd, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env=env)
-    if proc.returncode != 0:
+        proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, env=env, text=True, bufsize=1)
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            log.write(line)
+            if progress is not None:
+                progress.feed(line)
+        returncode = proc.wait()
+    if progress is not None:
+        progress.close()
+    if returncode != 0:
         tail = open(log_path).read()[-3000:]
-        raise RuntimeError(f'{" ".join(cmd)} failed (exit {proc.returncode}); '
+        raise RuntimeError(f'{" ".join(cmd)} failed (exit {returncode}); '
                            f'log {log_path}:\n{tail}')
 
 
@@ -143,6 +159,9 @@ class ProtocolRunner:
         """Write the merged config of ``arm`` for ``seed``; return its path."""
         cfg_dir = DATASET_CONFIG_DIRS[self.s.dataset]
         path = osp.join(REPO, cfg_dir, arm.config.format(det=self.s.detector))
+        if not osp.isfile(path):
+            raise FileNotFoundError(f'arm {arm.name!r} needs {osp.relpath(path, REPO)}, '
+                                    f'which {self.s.dataset} / {self.s.detector} lacks')
         cfg = Config.fromfile(path)
         cfg.merge_from_dict(self.scale.get('cfg', {}).get(self.s.detector, {}))
         cfg.merge_from_dict(self.scale.get('cfg', {}).get('common', {}))
@@ -165,8 +184,10 @@ class ProtocolRunner:
             config = self.arm_config(arm, seed, work_dir)
             _log(f'seed {seed} {arm.name}: training ({osp.relpath(config, REPO)}; '
                  f'log {osp.relpath(work_dir, REPO)}/train.log)')
+            max_epochs = Config.fromfile(config).train_cfg.get('max_epochs')
             _run([sys.executable, 'tools/train.py', config, '--work-dir', work_dir],
-                 osp.join(work_dir, 'train.log'))
+                 osp.join(work_dir, 'train.log'),
+                 TrainProgress(f'seed {seed} {arm.name}', max_epochs))
             _log(f'seed {seed} {arm.name}: testing')
             _run([sys.executable, 'tools/test.py', config, _checkpoint(work_dir),
                   '--work-dir', work_dir, '--out', preds], osp.join(work_dir, 'test.log'))
@@ -196,6 +217,19 @@ class ProtocolRunner:
                                     no_finding=nf)
         return dict(map_40=res['map_40'], map_50_95=res['map_50_95'])
 
+    def bootstrap(self, rows: List[Dict], predictions: Dict[str, str],
+                  num_samples: int = 1000) -> Optional[Dict]:
+        """Paired bootstrap over test images of every arm against the baseline
+        (one-seed runs: the test set is the only spread there is to measure)."""
+        if 'baseline' not in predictions or self.s.dataset != 'med_mnist':
+            return None
+        from mmmulti.evaluation.bootstrap import image_matches, paired_bootstrap
+        from mmmulti.evaluation.predictions import load_predictions
+        gt = self.test_gt()
+        matches = {a: image_matches(gt, load_predictions(p, gt)) for a, p in predictions.items()}
+        return {a: paired_bootstrap(m, matches['baseline'], num_samples=num_samples)
+                for a, m in matches.items() if a != 'baseline'}
+
     # -- all ------------------------------------------------------------------
     def run(self) -> Dict[str, str]:
         self.prepare_data()
@@ -205,6 +239,8 @@ class ProtocolRunner:
         _log(f'{self.name}: arms {[a.name for a in arms]}, seeds {self.seeds}, '
              f'detector {self.s.detector}')
         rows: List[Dict] = []
+        curves: Dict[str, Dict[int, Dict]] = {}
+        last_preds: Dict[str, str] = {}
         for seed in self.seeds:
             member_preds: Dict[str, str] = {}
             for arm in arms:
@@ -213,6 +249,9 @@ class ProtocolRunner:
                 else:
                     res = self.run_trained_arm(arm, seed)
                     member_preds[arm.name] = res['predictions']
+                    curves.setdefault(arm.name, {})[seed] = read_val_curve(
+                        osp.dirname(res['predictions']))
+                last_preds[arm.name] = res['predictions']
                 metrics = self.score(res['predictions'])
                 row = dict(arm=arm.name, seed=seed, **metrics,
                            train_seconds=res['train_seconds'])
@@ -220,7 +259,12 @@ class ProtocolRunner:
                      f'mAP[.5:.95] {row["map_50_95"]:.4f}')
                 rows.append(row)
                 # Reports after every arm: a long run shows its table as it goes.
-                paths = write_reports(rows, self.s.work_dir, self.title())
+                paths = write_reports(rows, self.s.work_dir, self.title(), curves=curves)
+        if len(self.seeds) == 1 and len(last_preds) > 1:
+            _log('paired bootstrap over test images (1,000 resamples) against the baseline')
+            boot = self.bootstrap(rows, last_preds)
+            paths = write_reports(rows, self.s.work_dir, self.title(), bootstrap=boot,
+                                  curves=curves)
         paths['fused_boxes'] = fusion_png
         return paths
 
