@@ -26,6 +26,7 @@ from mmmulti.fusion.summary import AgreementHistogram
 from mmmulti.io import load_multi_reader_coco
 from mmmulti.registry import DATASETS, FUSION_METHODS
 
+from .image_cache import CACHED_IMAGE_KEY, DecodedImageCache
 from .fusion_cache import (cache_key, cache_path, default_cache_dir,
                            file_digest, load_fused, save_fused)
 
@@ -93,6 +94,7 @@ class MultiAnnotatorCocoDataset(CocoDataset):
                  fusion_cache: bool = True,
                  cache_dir: Optional[str] = None,
                  strict_geometry: bool = False,
+                 cache_images: bool = False,
                  **kwargs) -> None:
         self.reader_key = reader_key
         if isinstance(readers, str):
@@ -110,6 +112,8 @@ class MultiAnnotatorCocoDataset(CocoDataset):
         self.cache_hit: Optional[bool] = None
         self.load_seconds: float = 0.0
         self.stats: dict = {}
+        self.cache_images = cache_images
+        self.image_cache: Optional[DecodedImageCache] = None
         super().__init__(*args, **kwargs)
 
     # -- loading ----------------------------------------------------------------
@@ -305,11 +309,28 @@ class MultiAnnotatorCocoDataset(CocoDataset):
         return kept
 
     def full_init(self) -> None:
+        if self._fully_initialized:
+            return
         super().full_init()
+        logger = MMLogger.get_current_instance()
         if self.stats.get('images_filtered'):
-            MMLogger.get_current_instance().info(
-                f'{type(self).__name__}: filter_cfg={self.filter_cfg} removed '
-                f'{self.stats["images_filtered"]} images; {len(self)} left')
+            logger.info(f'{type(self).__name__}: filter_cfg={self.filter_cfg} removed '
+                        f'{self.stats["images_filtered"]} images; {len(self)} left')
+        if self.cache_images:
+            t0 = time.perf_counter()
+            self.image_cache = DecodedImageCache(
+                [self.get_data_info(i)['img_path'] for i in range(len(self))],
+                backend_args=self.backend_args)
+            logger.info(f'{type(self).__name__}: {len(self.image_cache)} images decoded into '
+                        f'memory ({self.image_cache.nbytes / 2**20:.0f} MiB, '
+                        f'{time.perf_counter() - t0:.1f} s)')
+
+    def get_data_info(self, idx: int) -> dict:
+        """mmengine's data info, plus the decoded image when ``cache_images``."""
+        info = super().get_data_info(idx)
+        if self.image_cache is not None:
+            info[CACHED_IMAGE_KEY] = self.image_cache[idx]
+        return info
 
     # -- reporting ----------------------------------------------------------------
     def summary(self, width: int = 30) -> str:

@@ -13,6 +13,7 @@ from mmdet.datasets.transforms import LoadAnnotations as MMDetLoadAnnotations
 
 from mmmulti.registry import TRANSFORMS
 
+from ..image_cache import CACHED_IMAGE_KEY, to_color_type
 from .box_weights import pack_box_weights
 
 #: results key of the copy of the packed labels taken when ``gt_readers`` was
@@ -61,7 +62,16 @@ class LoadImageFromFile(MMCVLoadImageFromFile):
         self.check_size = check_size
 
     def transform(self, results: dict) -> Optional[dict]:
-        results = super().transform(results)
+        cached = results.pop(CACHED_IMAGE_KEY, None)
+        if cached is not None:  # decoded once by the data set (cache_images=True)
+            img = to_color_type(cached, self.color_type)
+            if self.to_float32:
+                img = img.astype(np.float32)
+            results['img'] = img
+            results['img_shape'] = img.shape[:2]
+            results['ori_shape'] = img.shape[:2]
+        else:
+            results = super().transform(results)
         if results is None or not self.check_size:
             return results
         width, height = results.get('width'), results.get('height')
