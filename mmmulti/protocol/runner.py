@@ -176,6 +176,19 @@ class ProtocolRunner:
         cfg.dump(out)
         return out
 
+    def train_flags(self) -> List[str]:
+        """``tools/train.py`` flags of the scale's ``train_flags`` (``amp``,
+        ``auto_scale_lr``); GPU-only settings are dropped on a CPU machine."""
+        flags = self.scale.get('train_flags', {})
+        import torch
+        gpu = torch.cuda.is_available()
+        out = []
+        if flags.get('amp') and gpu:
+            out.append('--amp')
+        if flags.get('auto_scale_lr'):
+            out.append('--auto-scale-lr')
+        return out
+
     def run_trained_arm(self, arm: Arm, seed: int) -> Dict:
         work_dir = osp.abspath(osp.join(self.s.work_dir, f'seed{seed}', arm.name))
         preds = osp.join(work_dir, 'predictions.pkl')
@@ -185,7 +198,8 @@ class ProtocolRunner:
             _log(f'seed {seed} {arm.name}: training ({osp.relpath(config, REPO)}; '
                  f'log {osp.relpath(work_dir, REPO)}/train.log)')
             max_epochs = Config.fromfile(config).train_cfg.get('max_epochs')
-            _run([sys.executable, 'tools/train.py', config, '--work-dir', work_dir],
+            _run([sys.executable, 'tools/train.py', config, '--work-dir', work_dir,
+                  *self.train_flags()],
                  osp.join(work_dir, 'train.log'),
                  TrainProgress(f'seed {seed} {arm.name}', max_epochs))
             _log(f'seed {seed} {arm.name}: testing')
