@@ -65,6 +65,7 @@ def _run(cmd: List[str], log_path: str, progress: Optional['TrainProgress'] = No
         assert proc.stdout is not None
         for line in proc.stdout:
             log.write(line)
+            log.flush()  # `tail -f train.log` stays live
             if progress is not None:
                 progress.feed(line)
         returncode = proc.wait()
