@@ -39,6 +39,7 @@ def main() -> None:
     if args.out is not None:
         runner.test_evaluator.metrics.append(DumpDetResults(out_file_path=args.out))
     runner.test()
+    del runner  # frees the DDP reducer, which holds the process group
     shutdown_distributed()
 
 

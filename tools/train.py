@@ -34,6 +34,7 @@ def main() -> None:
                             launcher=args.launcher)
     runner = Runner.from_cfg(cfg)
     runner.train()
+    del runner  # frees the DDP reducer, which holds the process group
     shutdown_distributed()
 
 
