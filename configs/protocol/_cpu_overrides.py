@@ -4,7 +4,7 @@
 # Not a full config: tools/run_protocol.py merges `cfg.common` and `cfg.<detector>`
 # into each arm's experiment config (configs/earl_yolo.py, configs/baseline_yolo.py...).
 img_size = 128
-epochs = 30
+epochs = 36  # quick; mini restates the schedule for its own length
 batch_size = 8
 _scale = (img_size, img_size)
 _train_pipeline = [
@@ -39,7 +39,9 @@ cfg = dict(
                            gamma=300, update_buffers=True, priority=49)],
         default_hooks=dict(logger=dict(interval=10),
                            checkpoint=dict(interval=epochs, max_keep_ckpts=1)),
-        visualizer=dict(vis_backends=[dict(type='LocalVisBackend')]),
+        # JSON scalars feed the protocol's learning curves; TensorBoard as everywhere
+        visualizer=dict(vis_backends=[dict(type='LocalVisBackend'),
+                                      dict(type='TensorboardVisBackend')]),
     ),
     yolo=dict(model=dict(
         backbone=dict(deepen_factor=0.33, widen_factor=0.25),

@@ -1,7 +1,7 @@
 # From-scratch recipe for the YOLOv5-style detectors (no pretrained weights exist
 # here): AdamW with one-cycle LR (the first 10 % is the warm-up), gradient
 # clipping, and an exponential-momentum EMA of the weights that validation and
-# the saved checkpoints use. Measured on MED-MNIST (docs/results/recipes.md):
+# the saved checkpoints use. Measured on MED-MNIST (docs/recipes.md):
 # SGD at the paper's 1e-3 barely moves a randomly initialised YOLOv5 in 50
 # epochs; AdamW 3e-3 converges several times faster and EMA steadies the
 # best-on-val pick. The paper's SGD schedule stays in schedule_sgd_onecycle_50e.py.
