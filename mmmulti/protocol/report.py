@@ -169,9 +169,12 @@ def markdown_table(rows: Sequence[Mapping], comparison: Optional[Mapping] = None
                       if k != 'gap_recovered'})
     if methods:
         lines.append('')
-        lines.append(f'Intervals: {"; ".join(methods)}. A difference whose interval '
-                     'holds 0 is "not distinguishable", whatever its sign. Gap recovered: '
-                     f'(arm − {REFERENCE_ARM}) / ({UPPER_BOUND_ARM} − {REFERENCE_ARM}).')
+        note = (f'Intervals: {"; ".join(methods)}. A difference whose interval holds 0 '
+                'is "not distinguishable", whatever its sign.')
+        if any('gap_recovered' in c for c in comparison.values()):
+            note += (f' Gap recovered: (arm − {REFERENCE_ARM}) / '
+                     f'({UPPER_BOUND_ARM} − {REFERENCE_ARM}).')
+        lines.append(note)
     return '\n'.join(lines)
 
 
