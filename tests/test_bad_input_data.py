@@ -441,3 +441,20 @@ def test_converter_tool_prints_a_clear_error(tmp_path):
     assert out.returncode != 0
     assert out.stderr.strip().splitlines()[-1] == f'error: {path}: no rows after the header'
     assert 'Traceback' not in out.stderr
+
+
+def test_vindr_converter_refuses_to_write_over_its_csv(tmp_path):
+    """The CSV is the readers' only copy: --out naming it is refused, CSV untouched."""
+    import subprocess
+    import sys
+    from conftest import REPO
+    csv_path = tmp_path / 'train.csv'
+    text = ('image_id,class_name,class_id,rad_id,x_min,y_min,x_max,y_max\n'
+            'a,No finding,14,R1,,,,\n')
+    csv_path.write_text(text)
+    proc = subprocess.run([sys.executable, 'tools/dataset_converters/vindr_cxr_to_coco.py',
+                           str(csv_path), '--out', str(csv_path)],
+                          cwd=REPO, capture_output=True, text=True)
+    assert proc.returncode != 0
+    assert 'is the input CSV' in proc.stderr
+    assert csv_path.read_text() == text

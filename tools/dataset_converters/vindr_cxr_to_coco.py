@@ -21,7 +21,7 @@ import os
 import os.path as osp
 
 from mmmulti.converters.vindr_cxr import convert_vindr_csv, split_coco_by_image
-from mmmulti.utils.atomic import dump_json_atomic
+from mmmulti.utils.atomic import dump_json_atomic, same_file
 
 
 class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter,
@@ -67,7 +67,12 @@ def _dump(obj: dict, path: str) -> None:
 
 def main() -> None:
     a = parse_args()
+    outs = ([f'{osp.splitext(a.out)[0]}_{s}.json' for s in ('train', 'val')]
+            if a.val_fraction else [a.out])
     try:
+        for out in outs:  # the CSV is the readers' only copy: never write over it
+            if same_file(out, a.csv):
+                raise ValueError(f'--out {out} is the input CSV {a.csv}; choose another path')
         coco, summary = convert_vindr_csv(
             a.csv, image_dir=a.images, png_out=a.png_out, readers=a.readers,
             require_all_readers=a.require_all_readers, max_size=a.max_size,
