@@ -18,3 +18,13 @@ def tiny_med_mnist(tmp_path_factory) -> str:
     make_med_mnist(root, num_train=16, num_val=4, num_test=4, img_size=64, seed=0,
                    progress=False)
     return root
+
+
+def data_root_options(root: str) -> list:
+    """``--cfg-options`` values pointing a MED-MNIST config's loaders and
+    evaluators at the generated set under ``root``."""
+    return [f'train_dataloader.dataset.data_root={root}/',
+            f'val_dataloader.dataset.data_root={root}/',
+            f'test_dataloader.dataset.data_root={root}/',
+            f'val_evaluator.ann_file={root}/annotations/val.json',
+            f'test_evaluator.ann_file={root}/annotations/test.json']

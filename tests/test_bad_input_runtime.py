@@ -18,7 +18,7 @@ import sys
 import pytest
 import torch
 
-from conftest import REPO
+from conftest import REPO, data_root_options
 
 CONFIG = 'configs/tiny/retinanet_tiny_med_mnist.py'
 
@@ -36,23 +36,15 @@ def ok(args, **kw):
     return out
 
 
-def data_opts(root):
-    return [f'train_dataloader.dataset.data_root={root}/',
-            f'val_dataloader.dataset.data_root={root}/',
-            f'test_dataloader.dataset.data_root={root}/',
-            f'val_evaluator.ann_file={root}/annotations/val.json',
-            f'test_evaluator.ann_file={root}/annotations/test.json']
-
-
 @pytest.fixture(scope='module')
 def trained(tiny_med_mnist, tmp_path_factory):
     """A 2-iteration tiny RetinaNet and its tools/test.py --out pickle."""
     work = str(tmp_path_factory.mktemp('work'))
     ok([sys.executable, 'tools/train.py', CONFIG, '--work-dir', work,
-        '--cfg-options', *data_opts(tiny_med_mnist)])
+        '--cfg-options', *data_root_options(tiny_med_mnist)])
     pkl = osp.join(work, 'preds.pkl')
     ok([sys.executable, 'tools/test.py', CONFIG, osp.join(work, 'iter_2.pth'),
-        '--work-dir', work, '--out', pkl, '--cfg-options', *data_opts(tiny_med_mnist)])
+        '--work-dir', work, '--out', pkl, '--cfg-options', *data_root_options(tiny_med_mnist)])
     return work
 
 
@@ -245,7 +237,7 @@ def test_shipped_scheduler_checkpoint_loads(key, tiny_med_mnist, tmp_path):
     from mmengine.config import Config
     scheds, hooks, source = SETUPS[key]
     cfg = Config.fromfile(osp.join(REPO, CONFIG))
-    cfg.merge_from_dict(dict(o.split('=', 1) for o in data_opts(tiny_med_mnist)))
+    cfg.merge_from_dict(dict(o.split('=', 1) for o in data_root_options(tiny_med_mnist)))
     cfg.train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=1, val_interval=1000)
     cfg.param_scheduler = tiny_schedule(scheds)
     cfg.custom_hooks = hooks
@@ -310,7 +302,7 @@ def test_every_shipped_runtime_checks_the_loss():
 
 def test_nan_loss_stops_training(tiny_med_mnist, tmp_path):
     code, out = run_tool([sys.executable, 'tools/train.py', CONFIG, '--work-dir',
-                          str(tmp_path), '--cfg-options', *data_opts(tiny_med_mnist),
+                          str(tmp_path), '--cfg-options', *data_root_options(tiny_med_mnist),
                           'optim_wrapper.optimizer.lr=1e6', 'train_cfg.max_iters=6'])
     assert code != 0
     m = re.search(r'NonFiniteLossError: non-finite loss at iteration (\d+): (.*)', out)
@@ -327,7 +319,7 @@ def test_nan_loss_stops_training(tiny_med_mnist, tmp_path):
 def test_checkpoint_of_another_head_is_an_error(trained, tiny_med_mnist):
     ckpt = osp.join(trained, 'iter_2.pth')
     code, out = run_tool([sys.executable, 'tools/test.py', CONFIG, ckpt, '--work-dir',
-                          trained, '--cfg-options', *data_opts(tiny_med_mnist),
+                          trained, '--cfg-options', *data_root_options(tiny_med_mnist),
                           'model.bbox_head.num_classes=5'])
     assert code != 0 and 'CheckpointMismatchError' in out
     assert f'checkpoint {ckpt} does not fit' in out
@@ -350,7 +342,7 @@ def test_shutdown_distributed_destroys_the_group(tmp_path):
 @pytest.mark.slow
 def test_dist_train_exits_cleanly(tiny_med_mnist, tmp_path):
     code, out = run_tool(['bash', 'tools/dist_train.sh', CONFIG, '2', '--work-dir',
-                          str(tmp_path), '--cfg-options', *data_opts(tiny_med_mnist)],
+                          str(tmp_path), '--cfg-options', *data_root_options(tiny_med_mnist)],
                          env={'PORT': '29641'})
     assert code == 0, out[-3000:]
     assert 'terminate called' not in out
@@ -378,5 +370,5 @@ def test_unsafe_checkpoint_advice_is_safe(tmp_path, zipfile):
 
 def test_missing_checkpoint_is_a_clear_error(tiny_med_mnist):
     code, out = run_tool([sys.executable, 'tools/test.py', CONFIG, '/no/such.pth',
-                          '--cfg-options', *data_opts(tiny_med_mnist)])
+                          '--cfg-options', *data_root_options(tiny_med_mnist)])
     assert code != 0 and 'checkpoint /no/such.pth does not exist' in out

@@ -160,14 +160,10 @@ def test_train_tool_runs_the_custom_head_example(tiny_med_mnist, tmp_path):
     import os
     import subprocess
     import sys
+    from conftest import data_root_options
     root = tiny_med_mnist
     args = [sys.executable, 'tools/train.py', 'configs/examples/custom_head_earl.py',
-            '--work-dir', str(tmp_path), '--cfg-options',
-            f'train_dataloader.dataset.data_root={root}/',
-            f'val_dataloader.dataset.data_root={root}/',
-            f'test_dataloader.dataset.data_root={root}/',
-            f'val_evaluator.ann_file={root}/annotations/val.json',
-            f'test_evaluator.ann_file={root}/annotations/test.json']
+            '--work-dir', str(tmp_path), '--cfg-options', *data_root_options(root)]
     proc = subprocess.run(args, cwd=REPO, capture_output=True, text=True, timeout=600,
                           env=dict(os.environ, PYTHONPATH=REPO))
     out = proc.stdout + proc.stderr

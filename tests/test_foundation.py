@@ -7,7 +7,7 @@ import sys
 import pytest
 import torch
 
-from conftest import REPO
+from conftest import REPO, data_root_options
 
 CONFIG = 'configs/tiny/retinanet_tiny_med_mnist.py'
 
@@ -23,11 +23,7 @@ def run_tool(args, check=True, env=None):
 
 
 def data_opts(root):
-    return ['--cfg-options', f'train_dataloader.dataset.data_root={root}/',
-            f'val_dataloader.dataset.data_root={root}/',
-            f'test_dataloader.dataset.data_root={root}/',
-            f'val_evaluator.ann_file={root}/annotations/val.json',
-            f'test_evaluator.ann_file={root}/annotations/test.json']
+    return ['--cfg-options', *data_root_options(root)]
 
 
 @pytest.fixture(scope='module')
