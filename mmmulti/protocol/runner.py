@@ -198,11 +198,11 @@ class ProtocolRunner:
             config = self.arm_config(arm, seed, work_dir)
             _log(f'seed {seed} {arm.name}: training ({osp.relpath(config, REPO)}; '
                  f'log {osp.relpath(work_dir, REPO)}/train.log)')
-            max_epochs = Config.fromfile(config).train_cfg.get('max_epochs')
             _run([sys.executable, 'tools/train.py', config, '--work-dir', work_dir,
                   *self.train_flags()],
                  osp.join(work_dir, 'train.log'),
-                 TrainProgress(f'seed {seed} {arm.name}', max_epochs))
+                 TrainProgress(f'seed {seed} {arm.name}',
+                               Config.fromfile(config).train_cfg.get('max_epochs')))
             _log(f'seed {seed} {arm.name}: testing')
             _run([sys.executable, 'tools/test.py', config, _checkpoint(work_dir),
                   '--work-dir', work_dir, '--out', preds], osp.join(work_dir, 'test.log'))
@@ -232,7 +232,7 @@ class ProtocolRunner:
                                     no_finding=nf)
         return dict(map_40=res['map_40'], map_50_95=res['map_50_95'])
 
-    def bootstrap(self, rows: List[Dict], predictions: Dict[str, str],
+    def bootstrap(self, predictions: Dict[str, str],
                   num_samples: int = 1000) -> Optional[Dict]:
         """Paired bootstrap over test images of every arm against the baseline
         (one-seed runs: the test set is the only spread there is to measure)."""
@@ -277,7 +277,7 @@ class ProtocolRunner:
                 paths = write_reports(rows, self.s.work_dir, self.title(), curves=curves)
         if len(self.seeds) == 1 and len(last_preds) > 1:
             _log('paired bootstrap over test images (1,000 resamples) against the baseline')
-            boot = self.bootstrap(rows, last_preds)
+            boot = self.bootstrap(last_preds)
             paths = write_reports(rows, self.s.work_dir, self.title(), bootstrap=boot,
                                   curves=curves)
         paths['fused_boxes'] = fusion_png
