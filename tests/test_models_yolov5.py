@@ -336,3 +336,17 @@ def test_batch_without_gt_trains_objectness_only():
             math.log(2) * 4.0 * (64 / 640) ** 2 * 3 * 2, rel=1e-6)
         sum(losses.values()).backward()
         assert pred.grad.abs().sum() > 0
+
+
+def test_loss_does_not_depend_on_the_order_of_gts():
+    # two gts share cells (same centre, different sizes): the shared cells'
+    # objectness target is the larger IoU whatever the order
+    head = one_level_head(num_classes=2)
+    torch.manual_seed(3)
+    pred = torch.randn(1, 3 * 7, 8, 8)
+    boxes, labels = [[18, 30, 24, 44], [16, 28, 26, 46]], [0, 1]
+    metas = [dict(img_shape=(64, 64))]
+    fwd = head.loss_by_feat([pred], [gt(boxes, labels)], metas)
+    rev = head.loss_by_feat([pred], [gt(boxes[::-1], labels[::-1])], metas)
+    for k in fwd:
+        assert fwd[k].item() == pytest.approx(rev[k].item(), rel=1e-6), k

@@ -6,11 +6,16 @@ assigns every anchor whose width/height ratio to the gt is below
 ``xy = 2*sigmoid - 0.5`` and ``wh = (2*sigmoid)^2 * anchor``, and trains
 objectness on the CIoU of the matched prediction. Hence a head of our own.
 
-The loss follows YOLOv5's ``ComputeLoss`` with ``hyp.scratch-low``
+The loss is YOLOv5's as documented, with ``hyp.scratch-low``
 (box 0.05, obj 1.0, cls 0.5, anchor_t 4.0, no label smoothing) and the gain
 scaling of its ``train.py`` (box x 3/nl, cls x C/80 x 3/nl,
 obj x (img/640)^2 x 3/nl). As in YOLOv5 every term is multiplied by the
 batch size, so the loss values are YOLOv5's and the reference lr applies.
+
+Target assignment is :class:`~mmmulti.models.task_modules.ShapeNeighbourAssigner`
+(``assigner``). When several targets share a cell and anchor, the cell's
+objectness target is the largest of their IoUs, so the result does not
+depend on the order of the targets.
 
 EARL hook: :meth:`get_gt_weights` returns one weight per gt box (``None`` in
 this plain head). When it returns weights, each matched target's box and cls
@@ -31,8 +36,9 @@ from mmengine.config import ConfigDict
 from mmengine.structures import InstanceData
 from torch import Tensor
 
-from mmmulti.registry import MODELS
+from mmmulti.registry import MODELS, TASK_UTILS
 from ..backbones.yolov5_csp_darknet import yolov5_channels
+from ..task_modules import ShapeNeighbourAssigner  # noqa: F401  (registers the default)
 
 # YOLOv5's default anchors (pixels at 640 px input) for strides 8, 16, 32.
 YOLOV5_ANCHORS = [[(10, 13), (16, 30), (33, 23)],
@@ -74,9 +80,9 @@ class YOLOv5Head(BaseDenseHead):
         widen_factor: width multiplier of the model size (n 0.25 ... x 1.25).
         anchors: per level, A anchors as (w, h) in input pixels.
         strides: level strides in pixels.
-        anchor_t: max width/height ratio between a gt and a matched anchor.
-        neighbour_offset: YOLOv5's ``g``: a gt centre closer than this to a
-            cell edge also trains the neighbour cell across that edge.
+        assigner: target assignment (``TASK_UTILS``), default
+            :class:`~mmmulti.models.task_modules.ShapeNeighbourAssigner` with
+            YOLOv5's shape ratio 4 and neighbour margin 0.5.
         obj_level_weights: objectness balance per level; default YOLOv5's
             [4.0, 1.0, 0.4] for 3 levels ([4.0, 1.0, 0.25, 0.06, 0.02] else).
         loss_weights: ``hyp`` gains ``box``, ``obj``, ``cls`` before scaling.
@@ -91,8 +97,7 @@ class YOLOv5Head(BaseDenseHead):
                  widen_factor: float = 1.0,
                  anchors: Sequence[Sequence[Tuple[float, float]]] = YOLOV5_ANCHORS,
                  strides: Sequence[int] = (8, 16, 32),
-                 anchor_t: float = 4.0,
-                 neighbour_offset: float = 0.5,
+                 assigner: OptConfigType = None,
                  obj_level_weights: Optional[Sequence[float]] = None,
                  loss_weights: Optional[Dict[str, float]] = None,
                  train_size: int = 640,
@@ -116,8 +121,9 @@ class YOLOv5Head(BaseDenseHead):
         self.in_channels = [yolov5_channels(c, widen_factor) for c in in_channels]
         self.register_buffer('anchors_px', torch.tensor(anchors, dtype=torch.float32),
                              persistent=False)  # (nl, na, 2)
-        self.anchor_t = anchor_t
-        self.neighbour_offset = neighbour_offset
+        self.assigner = TASK_UTILS.build(
+            assigner or dict(type='ShapeNeighbourAssigner', ratio_thr=4.0,
+                             neighbour_margin=0.5))
         if obj_level_weights is None:
             obj_level_weights = [4.0, 1.0, 0.4] if self.num_levels == 3 \
                 else [4.0, 1.0, 0.25, 0.06, 0.02][:self.num_levels]
@@ -176,46 +182,28 @@ class YOLOv5Head(BaseDenseHead):
 
     # ----------------------------------------------------------------- loss
     def _build_targets(self, pred_maps: Sequence[Tensor], targets: Tensor) -> list:
-        """YOLOv5's ``build_targets``; targets rows are (img, cls, cx, cy, w, h, gt)
-        in input pixels. Returns per level (img, anchor, gj, gi), box (offset
-        xy in the cell, wh in grid units), class, anchor wh, global gt index.
+        """Positive targets per level from ``self.assigner``.
+
+        ``targets`` rows are (img, cls, cx, cy, w, h, gt) in input pixels.
+        Returns per level a dict: ``indices`` (img, anchor, row, col),
+        ``tbox`` (centre offset in the cell and wh, in cells), ``tcls``,
+        ``anchors`` (the matched anchors' wh in cells) and ``gt_idx``.
         """
-        na, nt = self.num_base_priors, targets.shape[0]
-        device = targets.device
-        g = self.neighbour_offset
-        off = torch.tensor([[0, 0], [1, 0], [0, 1], [-1, 0], [0, -1]],
-                           device=device, dtype=torch.float32) * g
-        ai = torch.arange(na, device=device, dtype=torch.float32).view(na, 1).repeat(1, nt)
-        all_t = torch.cat((targets.repeat(na, 1, 1), ai[..., None]), 2)  # (na, nt, 8)
         levels = []
         for i, pred in enumerate(pred_maps):
             h, w = pred.shape[-2:]
             stride = self.strides[i]
             anchors = self.anchors_px[i] / stride
-            t = all_t.clone()
-            t[..., 2:6] /= stride
-            if nt:
-                r = t[..., 4:6] / anchors[:, None]
-                keep = torch.max(r, 1 / r).max(2)[0] < self.anchor_t
-                t = t[keep]
-                gxy = t[:, 2:4]
-                gxi = torch.tensor([w, h], device=device, dtype=gxy.dtype) - gxy
-                j, k = ((gxy % 1 < g) & (gxy > 1)).T
-                l, m = ((gxi % 1 < g) & (gxi > 1)).T
-                sel = torch.stack((torch.ones_like(j), j, k, l, m))
-                t = t.repeat((5, 1, 1))[sel]
-                offsets = (torch.zeros_like(gxy)[None] + off[:, None])[sel]
-            else:
-                t = all_t[0]
-                offsets = 0
-            b, c = t[:, 0].long(), t[:, 1].long()
-            gxy, gwh = t[:, 2:4], t[:, 4:6]
-            gt_idx, a = t[:, 6].long(), t[:, 7].long()
-            gij = (gxy - offsets).long()
-            gi = gij[:, 0].clamp_(0, w - 1)
-            gj = gij[:, 1].clamp_(0, h - 1)
-            levels.append(dict(indices=(b, a, gj, gi), tbox=torch.cat((gxy - gij, gwh), 1),
-                               tcls=c, anchors=anchors[a], gt_idx=gt_idx))
+            priors = InstanceData(metainfo=dict(featmap_size=(h, w)), anchors=anchors)
+            gts = InstanceData(centres=targets[:, 2:4] / stride,
+                               sizes=targets[:, 4:6] / stride)
+            pos = self.assigner.assign(priors, gts)
+            rows = targets[pos.gt_inds]
+            sizes = gts.sizes[pos.gt_inds]
+            levels.append(dict(
+                indices=(rows[:, 0].long(), pos.anchor_inds, pos.rows, pos.cols),
+                tbox=torch.cat((pos.offsets, sizes), 1), tcls=rows[:, 1].long(),
+                anchors=anchors[pos.anchor_inds], gt_idx=rows[:, 6].long()))
         return levels
 
     def _gt_targets(self, batch_gt_instances: InstanceList, device: torch.device) -> Tensor:
@@ -304,10 +292,17 @@ class YOLOv5Head(BaseDenseHead):
                 iou = iou.detach().clamp(0).type(tobj.dtype)
                 if self.iou_target_ratio < 1:
                     iou = (1.0 - self.iou_target_ratio) + self.iou_target_ratio * iou
-                tobj[b, a, gj, gi] = iou
+                cell = ((b * pi.shape[1] + a) * pi.shape[2] + gj) * pi.shape[3] + gi
+                best = tobj.view(-1).scatter_reduce(0, cell, iou, reduce='amax')
+                tobj = best.view_as(tobj)
                 if w is not None and 'obj' in self.earl_terms:
-                    obj_w = torch.ones_like(tobj)
-                    obj_w[b, a, gj, gi] = w
+                    # a cell two targets share takes the weight of the one whose
+                    # IoU set its objectness target (the larger weight on a tie)
+                    wins = iou >= best[cell]
+                    obj_w = torch.ones_like(tobj).view(-1).index_put(
+                        (cell[wins], ), torch.zeros_like(w[wins]))
+                    obj_w = obj_w.scatter_reduce(0, cell[wins], w[wins].to(obj_w.dtype),
+                                                 reduce='amax').view_as(tobj)
                 if self.num_classes > 1:  # YOLOv5 trains cls only with >1 class
                     pcls = ps[:, 5:]
                     t = torch.full_like(pcls, self.cls_neg)
