@@ -23,7 +23,7 @@ cfg = dict(common=dict(
                           by_epoch=True, convert_to_iter_based=True, begin=0, end=epochs,
                           total_steps=epochs)],
     # ~80 iterations an epoch: an EMA horizon of ~10 % of the run
-    custom_hooks=[dict(type='EMAHook', ema_type='ExpMomentumEMA', momentum=0.0001,
+    custom_hooks=[dict(type='EMAHook', ema_type='BatchedExpMomentumEMA', momentum=0.0001,
                        gamma=500, update_buffers=True, priority=49)],
     default_hooks=dict(checkpoint=dict(interval=epochs, max_keep_ckpts=1)),
 ))

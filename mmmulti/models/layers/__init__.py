@@ -1,0 +1,4 @@
+"""Model-side building blocks shared by the detectors."""
+from .ema import BatchedExpMomentumEMA
+
+__all__ = ['BatchedExpMomentumEMA']
