@@ -1,16 +1,13 @@
 """mmmulti: object detection from several expert readers on MMDetection.
 
-Importing the package registers every component in the ``mmmulti`` scope
-(``custom_imports=dict(imports=['mmmulti'])`` in a config does this).
+Importing the package has no side effects and loads neither torch nor mmdet:
+components register when a registry of the ``mmmulti`` scope first looks
+them up (``default_scope='mmmulti'`` in the configs), and runs are set up
+explicitly (:func:`mmmulti.utils.setup_env.setup_run`, called by the tools
+and by :mod:`mmmulti.apis`). ``register_all_modules()`` registers everything
+at once, as mmdet's function of that name does.
 """
-from .version import __version__  # noqa: F401
+from .utils.setup_env import register_all_modules
+from .version import __version__
 
-# mmmulti's registries are children of mmdet's; a child never triggers its
-# parent's lazy imports, so mmdet's modules are registered here once.
-from mmdet.utils import register_all_modules as _register_mmdet
-
-_register_mmdet(init_default_scope=False)
-from . import utils  # noqa: F401,E402  (checkpoint allowlist must be set up early)
-from . import io, fusion, datasets, models, evaluation, engine  # noqa: F401,E402
-
-__all__ = ['__version__']
+__all__ = ['__version__', 'register_all_modules']

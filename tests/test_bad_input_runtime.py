@@ -82,7 +82,7 @@ def write_evil_pkl(path, marker, kind=RunsCommand):
 @pytest.mark.parametrize('kind', [RunsCommand, EvilStorage])
 def test_malicious_prediction_pickle_is_refused(tiny_med_mnist, tmp_path, kind):
     from mmmulti.evaluation import load_predictions
-    from mmmulti.utils import UnsafePickleError
+    from mmmulti.utils.safe_pickle import UnsafePickleError
     marker = tmp_path / 'executed'
     pkl = str(tmp_path / 'evil.pkl')
     write_evil_pkl(pkl, marker, kind)
@@ -117,7 +117,7 @@ def test_data_elements_tensors_and_arrays_load(tmp_path):
     import numpy as np
     from mmdet.structures import DetDataSample
     from mmengine.structures import InstanceData
-    from mmmulti.utils import load_prediction_pickle
+    from mmmulti.utils.safe_pickle import load_prediction_pickle
     sample = DetDataSample(metainfo=dict(img_id=3, ori_shape=(8, 8)))
     sample.pred_instances = InstanceData(bboxes=torch.ones(2, 4), scores=torch.ones(2),
                                          labels=torch.zeros(2, dtype=torch.long))
@@ -260,7 +260,7 @@ def test_shipped_scheduler_checkpoint_loads(key, tiny_med_mnist, tmp_path):
 def test_annealing_allowlist_is_exact(tmp_path):
     """The annealing functions load; nothing else of the scheduler class does."""
     from mmengine.optim.scheduler.param_scheduler import OneCycleParamScheduler as OneCycle
-    from mmmulti.utils import UnsafeCheckpointError, safe_torch_load
+    from mmmulti.utils.checkpoint import UnsafeCheckpointError, safe_torch_load
     from mmmulti.utils.checkpoint import scheduler_annealing_functions
     assert {p.rsplit('.', 1)[1] for p in scheduler_annealing_functions()} >= {
         '_annealing_cos', '_annealing_linear'}
@@ -281,7 +281,7 @@ class CallsScheduler:
 
 
 def test_scheduler_class_cannot_be_called(tmp_path):
-    from mmmulti.utils import UnsafeCheckpointError, safe_torch_load
+    from mmmulti.utils.checkpoint import UnsafeCheckpointError, safe_torch_load
     bad = str(tmp_path / 'call.pth')
     torch.save({'f': CallsScheduler()}, bad)
     with pytest.raises(UnsafeCheckpointError, match='refused to call OneCycleParamScheduler'):
@@ -356,7 +356,7 @@ class Stranger:
 
 @pytest.mark.parametrize('zipfile', [True, False], ids=['zip', 'legacy'])
 def test_unsafe_checkpoint_advice_is_safe(tmp_path, zipfile):
-    from mmmulti.utils import UnsafeCheckpointError, safe_torch_load
+    from mmmulti.utils.checkpoint import UnsafeCheckpointError, safe_torch_load
     bad = str(tmp_path / 'bad.pth')
     torch.save({'state_dict': {}, 'meta': Stranger()}, bad,
                _use_new_zipfile_serialization=zipfile)

@@ -92,7 +92,7 @@ class Stranger:
 
 
 def test_allowlist_refuses_unknown_class(trained, tmp_path):
-    from mmmulti.utils import UnsafeCheckpointError, safe_torch_load
+    from mmmulti.utils.checkpoint import UnsafeCheckpointError, safe_torch_load
     ok = safe_torch_load(osp.join(trained, 'iter_2.pth'))
     assert 'message_hub' in ok and 'state_dict' in ok
     bad = str(tmp_path / 'bad.pth')
@@ -104,7 +104,7 @@ def test_allowlist_refuses_unknown_class(trained, tmp_path):
 def test_allowlist_refuses_getattr_walk(tmp_path):
     """getattr is only allowed for HistoryBuffer statistics, not to reach code."""
     from mmengine.logging.history_buffer import HistoryBuffer
-    from mmmulti.utils import UnsafeCheckpointError, safe_torch_load
+    from mmmulti.utils.checkpoint import UnsafeCheckpointError, safe_torch_load
     bad = str(tmp_path / 'walk.pth')
     torch.save({'f': HistoryBuffer.__init__}, bad)
     with pytest.raises(UnsafeCheckpointError):

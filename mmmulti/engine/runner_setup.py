@@ -16,13 +16,15 @@ from .launch import setup_distributed
 
 
 def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
-    """Read a config (with ``--cfg-options`` merged) and register mmmulti."""
+    """Read a config (with ``--cfg-options`` merged) and set up the run:
+    every component registered, checkpoints read by the restricted loader."""
     if not osp.isfile(path):
         raise FileNotFoundError(f'config file {path} does not exist')
     cfg = Config.fromfile(path)
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
-    import mmmulti  # noqa: F401  (registers every mmmulti component)
+    from mmmulti.utils.setup_env import setup_run
+    setup_run()
     return cfg
 
 

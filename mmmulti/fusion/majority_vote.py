@@ -6,7 +6,7 @@ from typing import Optional
 
 import numpy as np
 
-from mmmulti.registry import FUSION_METHODS
+from .registry import FUSION_METHODS
 from .base import BaseFusion, FusedBoxes, ImageReads
 from .geometry import pair_iou
 

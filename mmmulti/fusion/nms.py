@@ -13,7 +13,7 @@ from typing import Optional
 
 import numpy as np
 
-from mmmulti.registry import FUSION_METHODS
+from .registry import FUSION_METHODS
 from .base import BaseFusion, FusedBoxes, ImageReads, agreement_confidence
 from .geometry import agreeing_readers
 

@@ -48,7 +48,7 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
-from mmmulti.registry import FUSION_METHODS
+from .registry import FUSION_METHODS
 from .base import FusedBoxes, ImageReads
 from .geometry import pair_iou
 from .wbf import WBF

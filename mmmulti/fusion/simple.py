@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from mmmulti.registry import FUSION_METHODS
+from .registry import FUSION_METHODS
 from .base import BaseFusion, FusedBoxes, ImageReads
 
 

@@ -29,7 +29,7 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
-from mmmulti.registry import FUSION_METHODS
+from .registry import FUSION_METHODS
 from .base import (BaseFusion, FusedBoxes, ImageReads, agreement_confidence,
                    default_workers, distinct_readers, progress)
 

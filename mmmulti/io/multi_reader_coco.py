@@ -33,7 +33,7 @@ from typing import Dict, List, Optional, Sequence, Union
 
 import numpy as np
 
-from mmmulti.fusion.base import FusedBoxes, ImageReads
+from mmmulti.structures import FusedBoxes, ImageReads
 from mmmulti.utils.atomic import dump_json_atomic
 
 SINGLE_TRUTH_READER = 'truth'

@@ -4,7 +4,7 @@ from .earl import (EARLHeadMixin, EARLOptions, EARLWeightedLoss, apply_earl,  # 
                    build_earl_head, earl_class, find_earl_adapter, gt_earl_weights,
                    register_earl_adapter, strip_earl)
 
-from . import backbones, dense_heads, necks, task_modules  # noqa: F401,E402
+from . import backbones, dense_heads, layers, necks, task_modules  # noqa: F401,E402
 
 __all__ = ['EARLHeadMixin', 'EARLOptions', 'EARLWeightedLoss', 'apply_earl',
            'build_earl_head', 'earl_class', 'find_earl_adapter', 'gt_earl_weights',

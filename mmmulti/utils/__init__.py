@@ -1,6 +1,6 @@
-"""Utilities that must be in place before any runner starts."""
-from .checkpoint import (UnsafeCheckpointError, checkpoint_allowlist,  # noqa: F401
-                         register_safe_checkpoint_loader, safe_torch_load)
-from .safe_pickle import UnsafePickleError, load_prediction_pickle  # noqa: F401
+"""Utilities: atomic writes (numpy-free), safe checkpoint and pickle loading (torch).
 
-register_safe_checkpoint_loader()
+Import from the submodules (``mmmulti.utils.atomic``, ``.checkpoint``,
+``.safe_pickle``): this package imports nothing, so that the torch-free parts
+(truth inference, the data tools) stay torch-free.
+"""

@@ -39,7 +39,6 @@ def main() -> None:
     from mmengine.config import Config
     from mmengine.registry import init_default_scope
 
-    import mmmulti  # noqa: F401  (registers the mmmulti scope)
     from mmmulti.registry import MODELS
     init_default_scope('mmmulti')
     print('| model | classes | parameters | M | published M | diff |')

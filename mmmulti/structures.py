@@ -1,0 +1,97 @@
+"""The data contracts of truth inference (numpy only).
+
+``ImageReads`` is what the readers drew on one image; ``FusedBoxes`` is the
+inferred truth, each box carrying the readers' agreement as a confidence.
+Both :mod:`mmmulti.io` (reading and writing them) and :mod:`mmmulti.fusion`
+(turning one into the other) depend on this module, and it on neither.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+
+
+@dataclass
+class ImageReads:
+    """All readers' boxes on one image.
+
+    ``image_readers`` lists every reader who read the image, including those
+    who drew nothing there (absent votes); ``R = len(image_readers)`` is the
+    denominator of the agreement confidence. ``scores`` is optional: reader
+    boxes have none (treated as 1); model predictions fused at test time do.
+    """
+
+    boxes: np.ndarray            # (N, 4) float, absolute xyxy pixels
+    labels: np.ndarray           # (N,) int, 0-based contiguous category index
+    readers: np.ndarray          # (N,) object, reader id of each box
+    image_readers: list          # readers who read the image (R = len)
+    width: float
+    height: float
+    scores: Optional[np.ndarray] = None   # (N,) float or None (all 1)
+
+    def __post_init__(self) -> None:
+        self.boxes = np.asarray(self.boxes, dtype=np.float64).reshape(-1, 4)
+        self.labels = np.asarray(self.labels, dtype=np.int64).reshape(-1)
+        self.readers = np.asarray(self.readers, dtype=object).reshape(-1)
+        self.image_readers = list(self.image_readers)
+        n = len(self.boxes)
+        if len(self.labels) != n or len(self.readers) != n:
+            raise ValueError(f'ImageReads: {n} boxes but {len(self.labels)} labels '
+                             f'and {len(self.readers)} readers')
+        if self.scores is not None:
+            self.scores = np.asarray(self.scores, dtype=np.float64).reshape(-1)
+            if len(self.scores) != n:
+                raise ValueError(f'ImageReads: {n} boxes but {len(self.scores)} scores')
+
+    @property
+    def num_readers(self) -> int:
+        """R: how many readers read the image (absent votes included)."""
+        return len(self.image_readers)
+
+    def __len__(self) -> int:
+        return len(self.boxes)
+
+    def box_scores(self) -> np.ndarray:
+        """Per-box scores, 1 where the reads carry none."""
+        if self.scores is None:
+            return np.ones(len(self.boxes), dtype=np.float64)
+        return self.scores
+
+
+@dataclass
+class FusedBoxes:
+    """The inferred truth of one image: boxes with agreement confidences."""
+
+    boxes: np.ndarray        # (M, 4) float32 absolute xyxy
+    labels: np.ndarray       # (M,) int64
+    scores: np.ndarray       # (M,) float32, confidence in (0, 1]
+    agreement: np.ndarray    # (M,) int64, readers agreeing (count)
+
+    def __post_init__(self) -> None:
+        self.boxes = np.asarray(self.boxes, dtype=np.float32).reshape(-1, 4)
+        self.labels = np.asarray(self.labels, dtype=np.int64).reshape(-1)
+        self.scores = np.asarray(self.scores, dtype=np.float32).reshape(-1)
+        self.agreement = np.asarray(self.agreement, dtype=np.int64).reshape(-1)
+        n = len(self.boxes)
+        if not (len(self.labels) == len(self.scores) == len(self.agreement) == n):
+            raise ValueError('FusedBoxes: boxes, labels, scores and agreement '
+                             'must have the same length')
+
+    @classmethod
+    def empty(cls) -> 'FusedBoxes':
+        return cls(np.zeros((0, 4)), np.zeros(0), np.zeros(0), np.zeros(0))
+
+    def __len__(self) -> int:
+        return len(self.boxes)
+
+    def equals(self, other: 'FusedBoxes') -> bool:
+        """Exact equality (same boxes, in the same order)."""
+        return (np.array_equal(self.boxes, other.boxes)
+                and np.array_equal(self.labels, other.labels)
+                and np.array_equal(self.scores, other.scores)
+                and np.array_equal(self.agreement, other.agreement))
+
+
+__all__ = ['ImageReads', 'FusedBoxes']
