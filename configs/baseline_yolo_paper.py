@@ -6,5 +6,5 @@ _base_ = [
     './_base_/schedules/schedule_sgd_onecycle_50e.py', './_base_/default_runtime.py'
 ]
 model = dict(bbox_head=dict(num_classes=10))
-train_dataloader = dict(dataset=dict(fusion=dict(_delete_=True, type='AllBoxes')))
+train_dataloader = dict(dataset=dict(fusion=dict(type='AllBoxes')))
 default_hooks = dict(checkpoint=dict(save_best='coco/map_40', rule='greater'))

@@ -9,5 +9,5 @@ model = dict(bbox_head=dict(
     type='EARL', head_type='EfficientDetHead', num_classes=10,
     earl=dict(weight_mode='fraction', terms=('cls', 'box'), normalize=None)))
 train_dataloader = dict(batch_size=8, dataset=dict(
-    fusion=dict(_delete_=True, type='WBF', iou_thr=0.4, skip_box_thr=0.0, conf_type='avg')))
+    fusion=dict(type='WBF', iou_thr=0.4, skip_box_thr=0.0, conf_type='avg')))
 default_hooks = dict(checkpoint=dict(save_best='coco/map_40', rule='greater'))

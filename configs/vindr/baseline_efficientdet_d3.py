@@ -5,5 +5,5 @@ _base_ = [
     '../_base_/schedules/schedule_adamw_constant_30e.py', '../_base_/default_runtime.py'
 ]
 model = dict(bbox_head=dict(num_classes=14))
-train_dataloader = dict(batch_size=8, dataset=dict(fusion=dict(_delete_=True, type='AllBoxes')))
+train_dataloader = dict(batch_size=8, dataset=dict(fusion=dict(type='AllBoxes')))
 default_hooks = dict(checkpoint=dict(save_best='coco/map_40', rule='greater'))

@@ -7,5 +7,5 @@ _base_ = [
 # class gain x8 over YOLOv5's: trained from scratch, its nc/80 scaling leaves
 # the class loss too weak to learn (docs/models.md)
 model = dict(bbox_head=dict(num_classes=14, loss_weights=dict(box=0.05, obj=1.0, cls=4.0)))
-train_dataloader = dict(dataset=dict(fusion=dict(_delete_=True, type='AllBoxes')))
+train_dataloader = dict(dataset=dict(fusion=dict(type='AllBoxes')))
 default_hooks = dict(checkpoint=dict(save_best='coco/map_40', rule='greater'))

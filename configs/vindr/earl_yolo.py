@@ -17,5 +17,5 @@ model = dict(bbox_head=dict(
     # scratch converged slower and lower here (docs/recipes.md).
     earl=dict(weight_mode='fraction', terms=('cls', 'box', 'obj'), normalize='mean')))
 train_dataloader = dict(dataset=dict(
-    fusion=dict(_delete_=True, type='WBF', iou_thr=0.4, skip_box_thr=0.0, conf_type='avg')))
+    fusion=dict(type='WBF', iou_thr=0.4, skip_box_thr=0.0, conf_type='avg')))
 default_hooks = dict(checkpoint=dict(save_best='coco/map_40', rule='greater'))
