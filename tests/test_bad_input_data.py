@@ -268,14 +268,14 @@ def test_png_whose_size_differs_from_its_record_is_refused(tmp_path):
     ann = write_json(tmp_path, data)
     img_dir = write_images(tmp_path, data, size=(2 * SIZE, SIZE))
     ds = dataset(ann, img_dir, tmp_path,
-                 pipeline=[dict(type='LoadImageFromFile'), dict(type='LoadAnnotations')])
+                 pipeline=[dict(type='LoadImageCheckSize'), dict(type='LoadMultiReaderAnnotations')])
     with pytest.raises(ValueError, match=r'a\.png \(img_id 1\): the image is 128x64 px but '
                                          r'its annotation record says 64x64'):
         ds[0]
     ok = dataset(ann, write_images(tmp_path, data, folder='good'), tmp_path,
-                 pipeline=[dict(type='LoadImageFromFile')])
+                 pipeline=[dict(type='LoadImageCheckSize')])
     assert ok[0]['img'].shape[:2] == (SIZE, SIZE)
-    unchecked = TRANSFORMS.build(dict(type='LoadImageFromFile', check_size=False))
+    unchecked = TRANSFORMS.build(dict(type='LoadImageCheckSize', check_size=False))
     res = unchecked(dict(img_path=osp.join(img_dir, 'a.png'), width=SIZE, height=SIZE))
     assert res['img'].shape[:2] == (SIZE, 2 * SIZE)
 

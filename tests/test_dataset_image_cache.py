@@ -14,7 +14,7 @@ def _dataset(root, cache, color_type='color'):
     cfg = Config.fromfile('configs/_base_/datasets/med_mnist.py')
     ds = cfg.train_dataloader.dataset
     ds.update(data_root=root + '/', cache_images=cache)
-    ds.pipeline[0] = dict(type='LoadImageFromFile', color_type=color_type)
+    ds.pipeline[0] = dict(type='LoadImageCheckSize', color_type=color_type)
     with DefaultScope.overwrite_default_scope('mmmulti'):
         return DATASETS.build(ds)
 

@@ -280,12 +280,12 @@ def test_registry_and_plain_mmdet_pipeline_carry_confidences(data, tmp_path):
         cache_dir=str(tmp_path / 'cache'),
         filter_cfg=dict(filter_empty_gt=True),
         pipeline=[
-            dict(type='LoadImageFromFile'),
-            dict(type='LoadAnnotations', with_bbox=True),
+            dict(type='LoadImageCheckSize'),
+            dict(type='LoadMultiReaderAnnotations', with_bbox=True),
             dict(type='RandomFlip', prob=1.0),
             dict(type='Resize', scale=(48, 48), keep_ratio=True),
             dict(type='FilterAnnotations', min_gt_bbox_wh=(1, 1)),
-            dict(type='PackDetInputs'),
+            dict(type='PackMultiReaderInputs'),
         ]))
     assert isinstance(ds, MultiAnnotatorCocoDataset)
     for idx in range(len(ds)):
@@ -309,11 +309,11 @@ def test_mosaic_through_multi_image_mix_dataset(data, tmp_path):
         dataset=dict(type='MultiAnnotatorCocoDataset', ann_file=ann_file,
                      data_prefix=dict(img=img_dir), fusion=dict(type='WBF'),
                      cache_dir=str(tmp_path / 'cache'),
-                     pipeline=[dict(type='LoadImageFromFile'),
-                               dict(type='LoadAnnotations', with_bbox=True)]),
+                     pipeline=[dict(type='LoadImageCheckSize'),
+                               dict(type='LoadMultiReaderAnnotations', with_bbox=True)]),
         pipeline=[dict(type='Mosaic', img_scale=(SIZE, SIZE)),
                   dict(type='RandomAffine', border=(-SIZE // 2, -SIZE // 2)),
-                  dict(type='PackDetInputs')]))
+                  dict(type='PackMultiReaderInputs')]))
     weights = {(i['bbox_label'], i['confidence'], i['agreement'])
                for d in infos(ds.dataset) for i in d['instances']}
     seen = set()
@@ -332,10 +332,10 @@ def test_fuse_annotations_in_pipeline_matches_fusion_at_load(data, tmp_path):
     ann_file, img_dir = data
     cfg = dict(type='WBF', iou_thr=0.4)
     online = build(ann_file, img_dir, tmp_path, pipeline=[
-        dict(type='LoadImageFromFile'),
-        dict(type='LoadAnnotations', with_bbox=True),
+        dict(type='LoadImageCheckSize'),
+        dict(type='LoadMultiReaderAnnotations', with_bbox=True),
         dict(type='FuseAnnotations', fusion=cfg),
-        dict(type='PackDetInputs')])
+        dict(type='PackMultiReaderInputs')])
     at_load = build(ann_file, img_dir, tmp_path, fusion=cfg)
     assert len(online) == len(at_load)
     for idx in range(len(online)):
@@ -364,9 +364,9 @@ def test_weights_survive_collate_and_data_preprocessor(data, tmp_path):
     from mmmulti.registry import MODELS
     ann_file, img_dir = data
     ds = build(ann_file, img_dir, tmp_path, fusion=dict(type='WBF'),
-               pipeline=[dict(type='LoadImageFromFile'),
-                         dict(type='LoadAnnotations', with_bbox=True),
-                         dict(type='PackDetInputs')])
+               pipeline=[dict(type='LoadImageCheckSize'),
+                         dict(type='LoadMultiReaderAnnotations', with_bbox=True),
+                         dict(type='PackMultiReaderInputs')])
     pre = MODELS.build(dict(
         type='DetDataPreprocessor', pad_size_divisor=32,
         batch_augments=[dict(type='BatchSyncRandomResize',
@@ -400,11 +400,11 @@ train_dataloader = dict(
         type='MultiAnnotatorCocoDataset', ann_file={ann_file!r},
         data_prefix=dict(img={img_dir!r}), cache_dir={str(tmp_path / 'c')!r},
         fusion=dict(type='WBF', iou_thr=0.4),
-        pipeline=[dict(type='LoadImageFromFile'),
-                  dict(type='LoadAnnotations', with_bbox=True),
+        pipeline=[dict(type='LoadImageCheckSize'),
+                  dict(type='LoadMultiReaderAnnotations', with_bbox=True),
                   dict(type='RandomCrop', crop_size=(48, 48)),
                   dict(type='Resize', scale=(32, 32), keep_ratio=True),
-                  dict(type='PackDetInputs')]))
+                  dict(type='PackMultiReaderInputs')]))
 ''')
     cfg = Config.fromfile(str(cfg_file))
     init_default_scope(cfg.default_scope)

@@ -12,11 +12,13 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from mmdet.datasets.transforms import LoadAnnotations as MMDetLoadAnnotations
+from mmdet.datasets.transforms import PackDetInputs as MMDetPackDetInputs
 from mmengine.registry import init_default_scope
 
 import mmmulti  # noqa: F401
-from mmmulti.datasets.transforms import (PACKED_FLAG, LoadAnnotations,
-                                         PackDetInputs, pack_labels,
+from mmmulti.datasets.transforms import (PACKED_FLAG, LoadMultiReaderAnnotations,
+                                         PackMultiReaderInputs, pack_labels,
                                          unpack_box_weights, unpack_labels)
 from mmmulti.registry import TRANSFORMS
 
@@ -71,7 +73,7 @@ def make_results(image_index: int, rng: np.random.Generator,
     results = dict(img=img, img_shape=(SIZE, SIZE), ori_shape=(SIZE, SIZE),
                    height=SIZE, width=SIZE, img_id=image_index,
                    img_path=f'img{image_index}.png', instances=instances)
-    return LoadAnnotations()(results)
+    return LoadMultiReaderAnnotations()(results)
 
 
 def identify(img: np.ndarray, box, candidates, scale: float = 1.0):
@@ -110,13 +112,13 @@ def _iou(a, b):
 
 def check_packed(results: dict, candidates, scale: float = 1.0,
                  min_side: float = 2.0, skip_clipped: bool = False) -> int:
-    """Pack with mmmulti's PackDetInputs and check every box (but slivers
+    """Pack with mmmulti's PackMultiReaderInputs and check every box (but slivers
     thinner than ``min_side`` and, with ``skip_clipped``, rotated boxes cut
     by the image border, whose painted region no longer fills them).
 
     Returns the number of boxes that were identified and checked.
     """
-    packed = PackDetInputs()(copy.deepcopy(results))
+    packed = PackMultiReaderInputs()(copy.deepcopy(results))
     inst = packed['data_samples'].gt_instances
     img = packed['inputs'].permute(1, 2, 0).numpy()
     assert inst.confidences.dtype == torch.float32
@@ -188,27 +190,28 @@ def test_plain_labels_mixed_into_packed_ones_are_detected():
     results = make_results(0, np.random.default_rng(0))
     del results[PACKED_FLAG]
     with pytest.raises(ValueError, match='flag'):
-        PackDetInputs()(results)
+        PackMultiReaderInputs()(results)
 
 
 def test_load_annotations_defaults_and_registry_names():
-    assert type(TRANSFORMS.build(dict(type='LoadAnnotations'))) is LoadAnnotations
+    # our transforms under their own names; mmdet's names keep mmdet's classes
     assert type(TRANSFORMS.build(
-        dict(type='LoadMultiReaderAnnotations'))) is LoadAnnotations
-    assert type(TRANSFORMS.build(dict(type='PackDetInputs'))) is PackDetInputs
+        dict(type='LoadMultiReaderAnnotations'))) is LoadMultiReaderAnnotations
     assert type(TRANSFORMS.build(
-        dict(type='PackMultiReaderInputs'))) is PackDetInputs
+        dict(type='PackMultiReaderInputs'))) is PackMultiReaderInputs
+    assert type(TRANSFORMS.build(dict(type='LoadAnnotations'))) is MMDetLoadAnnotations
+    assert type(TRANSFORMS.build(dict(type='PackDetInputs'))) is MMDetPackDetInputs
     results = dict(height=8, width=8, instances=[
         dict(bbox=[0, 0, 4, 4], bbox_label=2, ignore_flag=0),
         dict(bbox=[1, 1, 5, 6], bbox_label=0, ignore_flag=1, confidence=0.25,
              agreement=3, reader='R9')])
-    results = LoadAnnotations()(results)
+    results = LoadMultiReaderAnnotations()(results)
     assert results['gt_readers'].tolist() == ['', 'R9']
     labels, conf, agr = unpack_box_weights(results)
     assert labels.tolist() == [2, 0]
     assert conf.tolist() == [1.0, 0.25] and agr.tolist() == [1, 3]
     # ignored boxes go to ignored_instances with their weights
-    packed = PackDetInputs()(results)['data_samples']
+    packed = PackMultiReaderInputs()(results)['data_samples']
     assert packed.gt_instances.labels.tolist() == [2]
     assert packed.gt_instances.confidences.tolist() == [1.0]
     assert packed.ignored_instances.confidences.tolist() == [0.25]
@@ -218,8 +221,8 @@ def test_load_annotations_defaults_and_registry_names():
 def test_with_label_false_packs_weights_but_no_labels():
     results = dict(height=8, width=8, instances=[
         dict(bbox=[0, 0, 4, 4], bbox_label=2, ignore_flag=0, confidence=0.5)])
-    results = LoadAnnotations(with_label=False)(results)
-    inst = PackDetInputs()(results)['data_samples'].gt_instances
+    results = LoadMultiReaderAnnotations(with_label=False)(results)
+    inst = PackMultiReaderInputs()(results)['data_samples'].gt_instances
     assert 'labels' not in inst
     assert inst.confidences.tolist() == [0.5]
 
@@ -228,7 +231,7 @@ def test_mmdet_load_annotations_keeps_mmdet_data_sample():
     results = dict(height=8, width=8, instances=[
         dict(bbox=[0, 0, 4, 4], bbox_label=2, ignore_flag=0)])
     results = TRANSFORMS.build(dict(type='mmdet.LoadAnnotations'))(results)
-    inst = PackDetInputs()(results)['data_samples'].gt_instances
+    inst = PackMultiReaderInputs()(results)['data_samples'].gt_instances
     assert inst.labels.tolist() == [2]
     assert 'confidences' not in inst
 
@@ -401,8 +404,8 @@ def test_flip_resize_pad_then_colour():
                 dict(type='PhotoMetricDistortion')]:
         results = TRANSFORMS.build(cfg)(results)
     assert not np.array_equal(results['img'], before['img'])
-    a = PackDetInputs()(results)['data_samples'].gt_instances
-    b = PackDetInputs()(before)['data_samples'].gt_instances
+    a = PackMultiReaderInputs()(results)['data_samples'].gt_instances
+    b = PackMultiReaderInputs()(before)['data_samples'].gt_instances
     for key in ('bboxes', 'labels', 'confidences', 'agreements'):
         va, vb = a[key], b[key]
         va = va.tensor if hasattr(va, 'tensor') else va

@@ -4,8 +4,8 @@ import pytest
 from mmengine.registry import init_default_scope
 
 import mmmulti  # noqa: F401
-from mmmulti.datasets.transforms import (FuseAnnotations, LoadAnnotations,
-                                         PackDetInputs, unpack_box_weights)
+from mmmulti.datasets.transforms import (FuseAnnotations, LoadMultiReaderAnnotations,
+                                         PackMultiReaderInputs, unpack_box_weights)
 from mmmulti.fusion import ImageReads
 from mmmulti.registry import FUSION_METHODS, TRANSFORMS
 
@@ -35,7 +35,7 @@ def loaded(seed, image_readers=('R8', 'R9', 'R10', 'R11'), box_type='hbox'):
                                 reader=r) for b, l, r in zip(boxes, labels, readers)])
     if image_readers is not None:
         info['image_readers'] = list(image_readers)
-    return LoadAnnotations(box_type=box_type)(info), (boxes, labels, readers)
+    return LoadMultiReaderAnnotations(box_type=box_type)(info), (boxes, labels, readers)
 
 
 @pytest.fixture(autouse=True)
@@ -54,7 +54,7 @@ def test_same_boxes_as_the_method(cfg, seed):
         boxes=boxes, labels=labels, readers=readers,
         image_readers=['R8', 'R9', 'R10', 'R11'], width=W, height=H))
     assert len(expected) > 0
-    inst = PackDetInputs()(out)['data_samples'].gt_instances
+    inst = PackMultiReaderInputs()(out)['data_samples'].gt_instances
     np.testing.assert_array_equal(inst.bboxes.tensor.numpy(), expected.boxes)
     np.testing.assert_array_equal(inst.labels.numpy(), expected.labels)
     np.testing.assert_array_equal(inst.confidences.numpy(), expected.scores)
@@ -100,7 +100,7 @@ def test_after_a_dropping_transform_is_refused():
     results, _ = loaded(0)
     results = TRANSFORMS.build(dict(type='FilterAnnotations',
                                     min_gt_bbox_wh=(25, 25)))(results)
-    with pytest.raises(ValueError, match='right after LoadAnnotations'):
+    with pytest.raises(ValueError, match='right after LoadMultiReaderAnnotations'):
         FuseAnnotations(dict(type='WBF'))(results)
 
 
@@ -114,7 +114,7 @@ def test_fused_weights_survive_later_dropping_transforms():
     assert small.any() and not small.all()
     out = TRANSFORMS.build(dict(type='FilterAnnotations',
                                 min_gt_bbox_wh=(25, 1)))(out)
-    inst = PackDetInputs()(out)['data_samples'].gt_instances
+    inst = PackMultiReaderInputs()(out)['data_samples'].gt_instances
     assert len(inst) == int((~small).sum())
     for b, c, a in zip(inst.bboxes.tensor.numpy().tolist(),
                        inst.confidences.tolist(), inst.agreements.tolist()):

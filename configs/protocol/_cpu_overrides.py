@@ -9,18 +9,18 @@ epochs = 10  # quick; mini restates the schedule for its own length
 batch_size = 16  # per-iteration overhead: 16 trains ~1.4x more images/s than 8
 _scale = (img_size, img_size)
 _train_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='LoadAnnotations', with_bbox=True),
+    dict(type='LoadImageCheckSize'),
+    dict(type='LoadMultiReaderAnnotations', with_bbox=True),
     dict(type='Resize', scale=_scale, keep_ratio=True),
     dict(type='Pad', size=_scale, pad_val=dict(img=(114, 114, 114))),
-    dict(type='PackDetInputs'),
+    dict(type='PackMultiReaderInputs'),
 ]
 _test_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadImageCheckSize'),
     dict(type='Resize', scale=_scale, keep_ratio=True),
     dict(type='Pad', size=_scale, pad_val=dict(img=(114, 114, 114))),
-    dict(type='LoadAnnotations', with_bbox=True),
-    dict(type='PackDetInputs',
+    dict(type='LoadMultiReaderAnnotations', with_bbox=True),
+    dict(type='PackMultiReaderInputs',
          meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor')),
 ]
 _loader = dict(num_workers=0, persistent_workers=False)
@@ -36,7 +36,10 @@ cfg = dict(
                               final_div_factor=100.0, by_epoch=True,
                               convert_to_iter_based=True, begin=0, end=epochs,
                               total_steps=epochs)],
-        custom_hooks=[dict(type='EMAHook', ema_type='BatchedExpMomentumEMA', momentum=0.0001,
+        # EMA horizon 1/momentum = 200 iterations at the end (~16 % of the run): with
+        # YOLOv5's 0.0001 the average lagged ~4 epochs behind a fast-improving model
+        # (val mAP@0.4 at epoch 4: 0.38 with 0.0001, 0.84 with 0.005; docs/recipes.md)
+        custom_hooks=[dict(type='EMAHook', ema_type='BatchedExpMomentumEMA', momentum=0.005,
                            gamma=200, update_buffers=True, priority=49)],
         default_hooks=dict(logger=dict(interval=10),
                            checkpoint=dict(interval=epochs, max_keep_ckpts=1)),

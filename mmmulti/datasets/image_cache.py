@@ -7,7 +7,7 @@ its workers; the workers then read the same pages (copy-on-write, never
 written), so memory is paid once, not once per worker.
 
 Images are kept as decoded (``unchanged``: one channel for a grayscale PNG);
-:class:`mmmulti.datasets.transforms.LoadImageFromFile` converts them to the
+:class:`mmmulti.datasets.transforms.LoadImageCheckSize` converts them to the
 pipeline's colour type per sample, which costs far less than decoding.
 """
 from __future__ import annotations

@@ -10,18 +10,18 @@ img_scale = (640, 640)
 
 # Digits are not mirror-symmetric: no flips.
 train_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='LoadAnnotations', with_bbox=True),
+    dict(type='LoadImageCheckSize'),
+    dict(type='LoadMultiReaderAnnotations', with_bbox=True),
     dict(type='Resize', scale=img_scale, keep_ratio=True),
     dict(type='Pad', size=img_scale, pad_val=dict(img=(114, 114, 114))),
-    dict(type='PackDetInputs'),
+    dict(type='PackMultiReaderInputs'),
 ]
 test_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadImageCheckSize'),
     dict(type='Resize', scale=img_scale, keep_ratio=True),
     dict(type='Pad', size=img_scale, pad_val=dict(img=(114, 114, 114))),
-    dict(type='LoadAnnotations', with_bbox=True),
-    dict(type='PackDetInputs',
+    dict(type='LoadMultiReaderAnnotations', with_bbox=True),
+    dict(type='PackMultiReaderInputs',
          meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor')),
 ]
 train_dataloader = dict(

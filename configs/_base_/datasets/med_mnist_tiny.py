@@ -7,16 +7,16 @@ data_root = 'data/med_mnist_tiny/'
 img_scale = (64, 64)
 
 train_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='LoadAnnotations', with_bbox=True),
+    dict(type='LoadImageCheckSize'),
+    dict(type='LoadMultiReaderAnnotations', with_bbox=True),
     dict(type='Resize', scale=img_scale, keep_ratio=True),
-    dict(type='PackDetInputs'),
+    dict(type='PackMultiReaderInputs'),
 ]
 test_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadImageCheckSize'),
     dict(type='Resize', scale=img_scale, keep_ratio=True),
-    dict(type='LoadAnnotations', with_bbox=True),
-    dict(type='PackDetInputs',
+    dict(type='LoadMultiReaderAnnotations', with_bbox=True),
+    dict(type='PackMultiReaderInputs',
          meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor')),
 ]
 _loader = dict(num_workers=0, persistent_workers=False)

@@ -15,12 +15,12 @@ classes = ('Aortic enlargement', 'Atelectasis', 'Calcification', 'Cardiomegaly',
            'Pulmonary fibrosis')
 img_scale = (640, 640)
 train_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='LoadAnnotations', with_bbox=True),
+    dict(type='LoadImageCheckSize'),
+    dict(type='LoadMultiReaderAnnotations', with_bbox=True),
     dict(type='Resize', scale=img_scale, keep_ratio=True),
     dict(type='RandomFlip', prob=0.5),
     dict(type='Pad', size=img_scale, pad_val=dict(img=(114, 114, 114))),
-    dict(type='PackDetInputs'),
+    dict(type='PackMultiReaderInputs'),
 ]
 train_dataloader = dict(
     dataset=dict(data_root=data_root, metainfo=dict(classes=classes),

@@ -2,10 +2,10 @@
 :mod:`.box_weights` for the design)."""
 from .box_weights import (PACKED_FLAG, is_packed, pack_box_weights, pack_labels,
                           unpack_box_weights, unpack_labels)
-from .formatting import PackDetInputs
+from .formatting import PackMultiReaderInputs
 from .fuse_annotations import FuseAnnotations
-from .loading import LoadAnnotations, LoadImageFromFile, get_gt_readers
+from .loading import LoadImageCheckSize, LoadMultiReaderAnnotations, get_gt_readers
 
-__all__ = ['LoadAnnotations', 'LoadImageFromFile', 'PackDetInputs', 'FuseAnnotations', 'PACKED_FLAG',
-           'is_packed', 'pack_box_weights', 'unpack_box_weights', 'pack_labels',
-           'unpack_labels', 'get_gt_readers']
+__all__ = ['LoadMultiReaderAnnotations', 'LoadImageCheckSize', 'PackMultiReaderInputs',
+           'FuseAnnotations', 'PACKED_FLAG', 'is_packed', 'pack_box_weights',
+           'unpack_box_weights', 'pack_labels', 'unpack_labels', 'get_gt_readers']

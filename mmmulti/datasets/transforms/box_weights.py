@@ -13,7 +13,7 @@ Two designs were weighed:
 
 (a) carry the weights *inside* ``gt_bboxes_labels``, which every one of these
     transforms re-indexes (and Mosaic/MixUp concatenate across images), and
-    unpack them in :class:`PackDetInputs`;
+    unpack them in :class:`PackMultiReaderInputs`;
 (b) subclass each dropping transform under the same name and realign a
     side key.
 
@@ -34,7 +34,7 @@ Packed layout (int64, always non-negative, exact round trip)::
                  label (< 2**62) mixed into packed ones is detected
     bit  63      0 (the value stays a positive int64)
 
-``results[PACKED_FLAG]`` is set by the packing side (``LoadAnnotations``,
+``results[PACKED_FLAG]`` is set by the packing side (``LoadMultiReaderAnnotations``,
 ``FuseAnnotations``); unpacking happens only when it is set, and a mismatch
 between the flag and the marker bits raises instead of training on garbage
 labels.
@@ -59,8 +59,8 @@ import numpy as np
 #: results key set to True when ``gt_bboxes_labels`` holds packed values.
 PACKED_FLAG = 'mmmulti_weights_packed'
 #: results key: False when the pipeline loads no labels (e.g. RPN,
-#: ``LoadAnnotations(with_label=False)``): the packed label bits are 0 and
-#: ``PackDetInputs`` drops the labels again after unpacking.
+#: ``LoadMultiReaderAnnotations(with_label=False)``): the packed label bits are 0 and
+#: ``PackMultiReaderInputs`` drops the labels again after unpacking.
 WITH_LABEL_KEY = 'mmmulti_with_label'
 
 LABEL_BITS = 16
@@ -111,7 +111,7 @@ def unpack_labels(
         raise ValueError(
             'unpack_labels: some gt_bboxes_labels are plain labels, not '
             'packed mmmulti weights: a transform replaced or appended labels '
-            'that did not come from mmmulti\'s LoadAnnotations/'
+            'that did not come from LoadMultiReaderAnnotations/'
             'FuseAnnotations')
     labels = packed & MAX_LABEL
     agr = (packed >> _AGREEMENT_SHIFT) & MAX_AGREEMENT

@@ -1,9 +1,5 @@
-"""PackDetInputs that puts the per-box EARL weights into the data sample.
-
-Registered under mmdet's own name in the ``mmmulti`` scope (so an unchanged
-mmdet pipeline with ``default_scope='mmmulti'`` carries the weights) and as
-``PackMultiReaderInputs``.
-"""
+"""``PackMultiReaderInputs``: mmdet's ``PackDetInputs`` that also puts the per-box
+EARL weights into the data sample (registered under its own name)."""
 from mmdet.datasets.transforms import PackDetInputs as MMDetPackDetInputs
 
 from mmmulti.registry import TRANSFORMS
@@ -11,11 +7,11 @@ from mmmulti.registry import TRANSFORMS
 from .box_weights import PACKED_FLAG, is_packed, unpack_box_weights
 
 
-@TRANSFORMS.register_module(name=['PackDetInputs', 'PackMultiReaderInputs'])
-class PackDetInputs(MMDetPackDetInputs):
+@TRANSFORMS.register_module()
+class PackMultiReaderInputs(MMDetPackDetInputs):
     """mmdet's ``PackDetInputs`` plus ``confidences`` and ``agreements``.
 
-    Unpacks the weights that :class:`LoadAnnotations` packed into
+    Unpacks the weights that :class:`LoadMultiReaderAnnotations` packed into
     ``gt_bboxes_labels`` and adds them to ``data_sample.gt_instances`` as
     ``confidences`` (float32 tensor) and ``agreements`` (int64 tensor); boxes
     flagged ignore go to ``ignored_instances`` with theirs, exactly as mmdet

@@ -4,7 +4,7 @@ Fusing once at load time (``MultiAnnotatorCocoDataset(fusion=...)``) is the
 usual way; this transform is for experiments that change the fusion per
 sample (e.g. a random reader subset before fusing) or for data sets built
 without it. It must see the readers' boxes as loaded, so it goes right after
-``LoadAnnotations``.
+``LoadMultiReaderAnnotations``.
 """
 from typing import Union
 
@@ -36,12 +36,12 @@ class FuseAnnotations(BaseTransform):
     """Replace the readers' boxes of an image by their fusion.
 
     Required keys: ``gt_bboxes``, ``gt_bboxes_labels`` (as packed by
-    mmmulti's ``LoadAnnotations``), ``gt_readers``; ``image_readers`` (the
+    ``LoadMultiReaderAnnotations``), ``gt_readers``; ``image_readers`` (the
     readers who read the image, absent votes included; when missing, the
     distinct readers of its boxes), ``img_shape`` or ``height``/``width``.
 
     Modified keys: ``gt_bboxes`` (fused boxes, then any ignored input boxes;
-    HorizontalBoxes, or numpy when ``LoadAnnotations(box_type=None)``),
+    HorizontalBoxes, or numpy when ``LoadMultiReaderAnnotations(box_type=None)``),
     ``gt_bboxes_labels`` (packed with the fused confidence and agreement), ``gt_ignore_flags`` (False for fused boxes;
     boxes flagged ignore on input are kept, not fused, still ignored),
     ``gt_readers`` ('' for fused boxes).
@@ -68,17 +68,17 @@ class FuseAnnotations(BaseTransform):
         where = f'{results.get("img_path", "?")} (img_id {results.get("img_id", "?")})'
         if 'gt_readers' not in results:
             raise KeyError(f'FuseAnnotations: {where}: no gt_readers; put '
-                           'mmmulti\'s LoadAnnotations before it')
+                           'LoadMultiReaderAnnotations before it')
         labels, conf, agr = unpack_box_weights(results)
         readers = get_gt_readers(results)
         if readers is None:
             raise ValueError(
                 f'FuseAnnotations: {where}: gt_readers are no longer aligned '
                 'with the boxes (a transform dropped or reordered them); place '
-                'FuseAnnotations right after LoadAnnotations')
+                'FuseAnnotations right after LoadMultiReaderAnnotations')
         if labels is None:
             raise ValueError(f'FuseAnnotations: {where}: needs labels '
-                             '(LoadAnnotations(with_label=True))')
+                             '(LoadMultiReaderAnnotations(with_label=True))')
         boxes = results['gt_bboxes']
         box_type = type(boxes) if isinstance(boxes, BaseBoxes) else None
         boxes_np = (boxes.tensor.numpy() if box_type is not None else

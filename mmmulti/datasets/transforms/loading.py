@@ -1,9 +1,10 @@
-"""LoadAnnotations that also loads each box's reader, confidence and agreement,
-and LoadImageFromFile that checks the image against its record's size.
+"""``LoadMultiReaderAnnotations``: mmdet's ``LoadAnnotations`` that also loads each
+box's reader, confidence and agreement; ``LoadImageCheckSize``: mmcv's
+``LoadImageFromFile`` that checks the image against its record's size (and
+takes images the data set decoded once, ``cache_images=True``).
 
-Registered under mmdet's own name in the ``mmmulti`` scope, so a config with
-``default_scope='mmmulti'`` and mmdet's pipeline picks it unchanged; the
-alias ``LoadMultiReaderAnnotations`` names it explicitly.
+Both register under their own names: mmdet's and mmcv's names keep building
+mmdet's and mmcv's transforms, also in the ``mmmulti`` scope.
 """
 from typing import Optional
 
@@ -40,16 +41,16 @@ def get_gt_readers(results: dict) -> Optional[np.ndarray]:
     return readers
 
 
-@TRANSFORMS.register_module(name=['LoadImageFromFile', 'LoadImageCheckSize'])
-class LoadImageFromFile(MMCVLoadImageFromFile):
+@TRANSFORMS.register_module()
+class LoadImageCheckSize(MMCVLoadImageFromFile):
     """mmcv's ``LoadImageFromFile`` that refuses an image whose decoded size
     differs from its record's ``width`` / ``height``.
 
     The boxes of the record are in the frame of that size: an image file
     replaced by a resized copy would otherwise be trained on with boxes in
-    the wrong place, without any error. Registered under mmcv's name in the
-    ``mmmulti`` scope, so every shipped pipeline checks. Records without a
-    size (plain inference on image files) are not checked.
+    the wrong place, without any error. Every shipped pipeline uses it.
+    Records without a size (plain inference on image files) are not checked.
+    It also takes the image a data set decoded once (``cache_images=True``).
 
     Args:
         check_size (bool): compare the decoded size with the record's.
@@ -87,21 +88,20 @@ class LoadImageFromFile(MMCVLoadImageFromFile):
         return results
 
 
-@TRANSFORMS.register_module(name=['LoadAnnotations',
-                                  'LoadMultiReaderAnnotations'])
-class LoadAnnotations(MMDetLoadAnnotations):
+@TRANSFORMS.register_module()
+class LoadMultiReaderAnnotations(MMDetLoadAnnotations):
     """mmdet's ``LoadAnnotations`` plus the per-box EARL weight.
 
     Reads ``confidence`` (default 1.0), ``agreement`` (default 1) and
     ``reader`` (default '') of every instance. Confidence and agreement are
     packed into ``gt_bboxes_labels`` (see :mod:`.box_weights`) so that every
-    box-dropping transform keeps them aligned; ``PackDetInputs`` unpacks them
+    box-dropping transform keeps them aligned; ``PackMultiReaderInputs`` unpacks them
     into ``gt_instances.confidences`` / ``gt_instances.agreements``.
 
     Added keys: ``gt_readers`` (object array of reader ids, valid until a
     transform drops or reorders boxes: read it with :func:`get_gt_readers`),
     ``image_readers`` kept from the data info. ``gt_bboxes_labels`` holds
-    packed values until ``PackDetInputs``.
+    packed values until ``PackMultiReaderInputs``.
     """
 
     def transform(self, results: dict) -> dict:
