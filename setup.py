@@ -1,5 +1,23 @@
 """mmmulti: multi-reader object detection (truth inference + EARL) on MMDetection."""
+import os
+import shutil
+
 from setuptools import find_packages, setup
+from setuptools.command.build_py import build_py
+
+
+class BuildPyWithConfigs(build_py):
+    """Ship ``configs/`` inside the built package as ``mmmulti/.mim/configs`` (mmdet's
+    layout), so that a plain ``pip install .`` can run the shipped configs and the
+    protocol from any directory. Editable installs read ``configs/`` in the checkout."""
+
+    def run(self) -> None:
+        super().run()
+        if getattr(self, 'editable_mode', False) or not os.path.isdir('configs'):
+            return
+        dst = os.path.join(self.build_lib, 'mmmulti', '.mim', 'configs')
+        shutil.rmtree(dst, ignore_errors=True)
+        shutil.copytree('configs', dst, ignore=shutil.ignore_patterns('__pycache__', '*.pyc'))
 
 
 def version() -> str:
@@ -17,6 +35,13 @@ setup(
     long_description=open('README.md').read() if __import__('os').path.exists('README.md') else '',
     long_description_content_type='text/markdown',
     packages=find_packages(include=['mmmulti', 'mmmulti.*']),
+    cmdclass={'build_py': BuildPyWithConfigs},
+    entry_points={'console_scripts': [
+        'mmmulti-train = mmmulti.cli.train:main',
+        'mmmulti-test = mmmulti.cli.test:main',
+        'mmmulti-protocol = mmmulti.protocol.cli:main',
+    ]},
+    license='Apache-2.0',
     python_requires='>=3.9',
     install_requires=[
         # torch and setuptools<70 are installed first by tools/install.sh: torch's own

@@ -1,6 +1,6 @@
 """A live progress line for an arm that trains in a subprocess.
 
-The protocol runs ``tools/train.py`` as a user would, so the only view into
+The protocol runs the training entry point (``tools/train.py``) as a user would, so the only view into
 a run is its log. mmengine's logger already prints the epoch, iteration and
 ETA (``Epoch(train) [4][30/50] ... eta: 0:08:52``) and every validation
 (``Epoch(val) [5][5/5] coco/map_40: 0.81 ...``); this reads those lines and

@@ -1,8 +1,10 @@
 """Run the paper's comparison on one data set over several seeds.
 
-Every trained arm goes through the same tools a user runs
-(``tools/train.py``, ``tools/test.py --out``) in a subprocess, so a protocol
-run is reproducible arm by arm from the configs it writes next to its results.
+Every trained arm goes through the same entry points a user runs
+(``python -m mmmulti.cli.train``, ``python -m mmmulti.cli.test --out``, which
+``tools/train.py`` / ``tools/test.py`` wrap) in a subprocess, so a protocol run
+is reproducible arm by arm from the configs it writes next to its results, and
+works from any directory after a plain ``pip install .``.
 Predictions are scored with :func:`mmmulti.evaluation.evaluate_coco_results`
 (mAP@0.4 and COCO mAP[.5:.95]); the readers ensemble fuses the single-reader
 models' predictions with WBF.
@@ -20,12 +22,14 @@ from typing import Dict, List, Optional, Sequence
 
 from mmengine.config import Config
 
+from mmmulti.apis.configs import configs_root
+
 from .arms import Arm, expand_arms, make_arms
 from .progress import TrainProgress
 from .report import read_val_curve, write_reports
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-DATASET_CONFIG_DIRS = {'med_mnist': 'configs', 'vindr_cxr': 'configs/vindr'}
+#: experiment configs of each data set, under the shipped configs folder
+DATASET_CONFIG_DIRS = {'med_mnist': '', 'vindr_cxr': 'vindr'}
 # Paths inside a data root, as make_med_mnist writes them; a scale file may
 # override any of them in its `annotations` dict.
 DEFAULT_DATA_PATHS = {'train': 'annotations/train_multi_reader.json',
@@ -57,10 +61,9 @@ def _run(cmd: List[str], log_path: str, progress: Optional['TrainProgress'] = No
 
     With ``progress``, every output line also feeds the live progress line.
     """
-    env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get('PYTHONPATH', ''),
-               PYTHONUNBUFFERED='1')
+    env = dict(os.environ, PYTHONUNBUFFERED='1')
     with open(log_path, 'w') as log:
-        proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE,
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, env=env, text=True, bufsize=1)
         assert proc.stdout is not None
         for line in proc.stdout:
@@ -159,9 +162,9 @@ class ProtocolRunner:
     def arm_config(self, arm: Arm, seed: int, work_dir: str) -> str:
         """Write the merged config of ``arm`` for ``seed``; return its path."""
         cfg_dir = DATASET_CONFIG_DIRS[self.s.dataset]
-        path = osp.join(REPO, cfg_dir, arm.config.format(det=self.s.detector))
+        path = osp.join(configs_root(), cfg_dir, arm.config.format(det=self.s.detector))
         if not osp.isfile(path):
-            raise FileNotFoundError(f'arm {arm.name!r} needs {osp.relpath(path, REPO)}, '
+            raise FileNotFoundError(f'arm {arm.name!r} needs config {path}, '
                                     f'which {self.s.dataset} / {self.s.detector} lacks')
         cfg = Config.fromfile(path)
         cfg.merge_from_dict(self.scale.get('cfg', {}).get(self.s.detector, {}))
@@ -178,7 +181,7 @@ class ProtocolRunner:
         return out
 
     def train_flags(self) -> List[str]:
-        """``tools/train.py`` flags of the scale's ``train_flags`` (``amp``,
+        """Training flags (``tools/train.py``) of the scale's ``train_flags`` (``amp``,
         ``auto_scale_lr``); GPU-only settings are dropped on a CPU machine."""
         flags = self.scale.get('train_flags', {})
         import torch
@@ -196,18 +199,18 @@ class ProtocolRunner:
         t0 = time.time()
         if not osp.isfile(preds):
             config = self.arm_config(arm, seed, work_dir)
-            _log(f'seed {seed} {arm.name}: training ({osp.relpath(config, REPO)}; '
-                 f'log {osp.relpath(work_dir, REPO)}/train.log)')
-            _run([sys.executable, 'tools/train.py', config, '--work-dir', work_dir,
+            _log(f'seed {seed} {arm.name}: training ({osp.relpath(config)}; '
+                 f'log {osp.relpath(work_dir)}/train.log)')
+            _run([sys.executable, '-m', 'mmmulti.cli.train', config, '--work-dir', work_dir,
                   *self.train_flags()],
                  osp.join(work_dir, 'train.log'),
                  TrainProgress(f'seed {seed} {arm.name}',
                                Config.fromfile(config).train_cfg.get('max_epochs')))
             _log(f'seed {seed} {arm.name}: testing')
-            _run([sys.executable, 'tools/test.py', config, _checkpoint(work_dir),
+            _run([sys.executable, '-m', 'mmmulti.cli.test', config, _checkpoint(work_dir),
                   '--work-dir', work_dir, '--out', preds], osp.join(work_dir, 'test.log'))
         else:
-            _log(f'seed {seed} {arm.name}: reusing {osp.relpath(preds, REPO)}')
+            _log(f'seed {seed} {arm.name}: reusing {osp.relpath(preds)}')
         return dict(predictions=preds, train_seconds=round(time.time() - t0, 1))
 
     def run_ensemble_arm(self, arm: Arm, seed: int, member_preds: Dict[str, str]) -> Dict:

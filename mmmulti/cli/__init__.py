@@ -1,0 +1,2 @@
+"""Command-line entry points (``mmmulti-train``, ``mmmulti-test``): the tools' flags
+over :mod:`mmmulti.apis`."""

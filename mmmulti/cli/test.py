@@ -1,0 +1,43 @@
+"""``mmmulti-test`` / ``python -m mmmulti.cli.test``: ``tools/test.py``'s flags.
+
+    python -m mmmulti.cli.test CONFIG CHECKPOINT [--work-dir DIR] [--out preds.pkl] ...
+"""
+from __future__ import annotations
+
+import argparse
+from typing import Optional, Sequence
+
+from mmengine.config import DictAction
+
+
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description='Test (and evaluate) a detector (mmmulti)')
+    p.add_argument('config', help='test config file path, or a shipped config name')
+    p.add_argument('checkpoint', help='checkpoint file')
+    p.add_argument('--work-dir', help='the dir to save evaluation logs')
+    p.add_argument('--out', help='dump predictions to this .pkl (for tools/ensemble.py)')
+    p.add_argument('--show', action='store_true', help='show predictions')
+    p.add_argument('--show-dir', help='save drawn predictions under work_dir/timestamp/DIR')
+    p.add_argument('--wait-time', type=float, default=2, help='seconds per shown image')
+    p.add_argument('--cfg-options', nargs='+', action=DictAction,
+                   help='override config settings, key=value')
+    p.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
+                   default='none', help='job launcher')
+    p.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    return p.parse_args(argv)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> None:
+    from mmmulti.engine.runner_setup import set_local_rank
+    args = parse_args(argv)
+    set_local_rank(args.local_rank)
+    if args.out is not None and not args.out.endswith(('.pkl', '.pickle')):
+        raise SystemExit('--out must be a .pkl file')
+    from mmmulti.apis import test
+    test(args.config, args.checkpoint, work_dir=args.work_dir, out=args.out,
+         show=args.show, show_dir=args.show_dir, wait_time=args.wait_time,
+         cfg_options=args.cfg_options, launcher=args.launcher)
+
+
+if __name__ == '__main__':
+    main()
