@@ -3,7 +3,9 @@
 Digits are pasted at random sizes and non-overlapping positions on a black
 canvas; the true box of a digit is the tight box of its nonzero pixels. R
 simulated readers of proficiency p (see :mod:`mmmulti.simulation.readers`)
-then each relabel, miss, or redraw every true box. Because the truth is
+then each relabel, miss, or redraw every true box; reader profiles
+(:mod:`mmmulti.simulation.profiles`, ``preset=``) add extra misses, false
+positives, box noise and bias per reader. Because the truth is
 known, truth inference and EARL can be measured against it.
 
 Layout written under ``out_dir``::
@@ -16,7 +18,7 @@ Layout written under ``out_dir``::
 
 ``file_name`` in every COCO file is relative to ``images/<split>/``.
 Category ids are the digits themselves (0..9, names '0'..'9'). Reader boxes
-carry ``reader`` (``'R1'``..) and ``sim_object`` (id of the true box in the
+carry ``reader`` (``'R1'``..) and, except false positives, ``sim_object`` (id of the true box in the
 split's clean file), the latter only for analysis of the simulation.
 """
 from __future__ import annotations
@@ -30,7 +32,8 @@ import numpy as np
 
 from ..utils.atomic import dump_json_atomic
 from .digits import DEFAULT_THRESHOLD, DigitBank, load_mnist_idx, load_sklearn_digits, render_digit
-from .readers import ALPHA_STD, jitter_box, sample_transition_matrix
+from .profiles import ReaderProfile, build_profiles
+from .readers import ALPHA_STD, sample_transition_matrix
 
 CLASSES = tuple(str(d) for d in range(10))
 SPLITS = ('train', 'val', 'test')
@@ -102,20 +105,26 @@ def compose_image(rng: np.random.Generator, bank: DigitBank,
 
 
 def simulate_reads(rng: np.random.Generator, boxes: np.ndarray, labels: np.ndarray,
-                   matrices: np.ndarray, proficiency: float, img_w: float, img_h: float):
+                   matrices: np.ndarray, profiles: Sequence[ReaderProfile], img_w: float,
+                   img_h: float, min_size: int = 8, max_size: int = 32):
     """Every reader's reads of one image's true boxes.
 
     Returns a list of ``(reader_index, object_index, label, box_xyxy)``; a
-    reader's ``no_obj`` draw yields no entry (an absent vote).
+    reader's ``no_obj`` draw or extra miss yields no entry (an absent vote);
+    a false positive has object index ``None``.
     """
     no_obj = matrices.shape[-1] - 1  # last column
     reads = []
-    for r, mat in enumerate(matrices):
+    for r, (mat, prof) in enumerate(zip(matrices, profiles)):
         for i, (box, cls) in enumerate(zip(boxes, labels)):
             drawn = int(rng.choice(mat.shape[1], p=mat[cls]))
             if drawn == no_obj:
                 continue
-            reads.append((r, i, drawn, jitter_box(box, proficiency, rng, img_w, img_h)))
+            drawn_box = prof.draw(rng, box, img_w, img_h)
+            if drawn_box is not None:
+                reads.append((r, i, drawn, drawn_box))
+        for cls, box in prof.spurious(rng, no_obj, img_w, img_h, min_size, max_size):
+            reads.append((r, None, cls, box))
     return reads
 
 
@@ -135,8 +144,13 @@ def make_med_mnist(out_dir: str, num_train: int = 5000, num_val: int = 1000,
                    min_digit_size: Optional[int] = None,
                    max_digit_size: Optional[int] = None, seed: int = 0,
                    mnist_dir: Optional[str] = None, alpha_std: float = ALPHA_STD,
-                   progress: bool = True) -> dict[str, str]:
+                   progress: bool = True, preset: str = 'paper',
+                   reader_profiles: Optional[Sequence] = None) -> dict[str, str]:
     """Generate a MED-MNIST set; returns the paths written (see module docstring).
+
+    ``preset`` names the readers' profiles (:mod:`.profiles`: ``paper``, the
+    default and the paper's data; ``vindr_like``; ``mixed``); explicit
+    ``reader_profiles`` (one :class:`ReaderProfile` or dict per reader) replace it.
 
     Keys: ``train_multi_reader``, ``val_multi_reader``, ``train``, ``val``,
     ``test`` (annotation files), ``readers`` (matrices), ``train_images``,
@@ -161,15 +175,17 @@ def make_med_mnist(out_dir: str, num_train: int = 5000, num_val: int = 1000,
     bank = load_mnist_idx(mnist_dir) if mnist_dir else load_sklearn_digits()
     pools = bank.split_pools(POOL_FRACTIONS, seed)
     reader_ids = [f'R{k + 1}' for k in range(num_readers)]
+    profiles = build_profiles(reader_profiles, preset, proficiency, num_readers)
     rrng = np.random.default_rng([seed, 1000])
-    matrices = np.stack([sample_transition_matrix(len(CLASSES), proficiency, rrng, alpha_std)
-                         for _ in reader_ids])
+    matrices = np.stack([sample_transition_matrix(len(CLASSES), prof.proficiency, rrng,
+                                                  alpha_std) for prof in profiles])
 
     ann_dir = osp.join(out_dir, 'annotations')
     os.makedirs(ann_dir, exist_ok=True)
     categories = [dict(id=k, name=name) for k, name in enumerate(CLASSES)]
     paths: dict[str, str] = dict(root=out_dir)
-    stats = {r: dict(objects=0, drawn=0, missed=0, relabelled=0) for r in reader_ids}
+    stats = {r: dict(objects=0, drawn=0, missed=0, relabelled=0, false_positives=0)
+             for r in reader_ids}
     skipped_total = 0
 
     for split in SPLITS:
@@ -201,15 +217,20 @@ def make_med_mnist(out_dir: str, num_train: int = 5000, num_val: int = 1000,
             if split != 'test':
                 images.append(dict(image, readers=list(reader_ids)))
                 for r, obj, cls, box in simulate_reads(rng, boxes, labels, matrices,
-                                                       proficiency, img_size, img_size):
+                                                       profiles, img_size, img_size,
+                                                       min_size, max_size):
                     bb = _bbox(box)
-                    reads_out.append(dict(
-                        id=len(reads_out) + 1, image_id=image_id, category_id=int(cls),
-                        bbox=bb, area=round(bb[2] * bb[3], 4), iscrowd=0,
-                        reader=reader_ids[r], sim_object=first_id + obj))
+                    ann = dict(id=len(reads_out) + 1, image_id=image_id, category_id=int(cls),
+                               bbox=bb, area=round(bb[2] * bb[3], 4), iscrowd=0,
+                               reader=reader_ids[r])
                     st = stats[reader_ids[r]]
-                    st['drawn'] += 1
-                    st['relabelled'] += int(cls != labels[obj])
+                    if obj is None:  # a false positive: no true object behind it
+                        st['false_positives'] += 1
+                    else:
+                        ann['sim_object'] = first_id + obj
+                        st['drawn'] += 1
+                        st['relabelled'] += int(cls != labels[obj])
+                    reads_out.append(ann)
                 for r in reader_ids:
                     stats[r]['objects'] += len(boxes)
             else:
@@ -217,6 +238,8 @@ def make_med_mnist(out_dir: str, num_train: int = 5000, num_val: int = 1000,
         clean_images = [{k: v for k, v in im.items() if k != 'readers'} for im in images]
         info = dict(description=f'MED-MNIST {split} (simulated)', seed=seed,
                     proficiency=proficiency, num_readers=num_readers, digit_source=bank.source)
+        if preset != 'paper' or reader_profiles is not None:
+            info['reader_preset'] = preset if reader_profiles is None else 'custom'
         paths[split] = osp.join(ann_dir, f'{split}.json')
         _write_json(dict(info=info, images=clean_images, annotations=truth,
                          categories=categories), paths[split])
@@ -233,7 +256,9 @@ def make_med_mnist(out_dir: str, num_train: int = 5000, num_val: int = 1000,
         proficiency=proficiency, alpha_std=alpha_std, seed=seed,
         classes=list(CLASSES), columns=list(CLASSES) + ['no_obj'],
         off_diagonal='uniform over the other classes and no_obj: (1 - a_ii) / 10 each',
-        readers=[dict(id=r, transition_matrix=matrices[k].round(6).tolist())
+        preset=preset if reader_profiles is None else 'custom',
+        readers=[dict(id=r, profile=profiles[k].to_dict(),
+                      transition_matrix=matrices[k].round(6).tolist())
                  for k, r in enumerate(reader_ids)],
         statistics=dict(readers=stats, digits_without_place=skipped_total,
                         note='train + val reads; test has truth only')), paths['readers'])
@@ -259,7 +284,9 @@ def format_summary(paths: dict[str, str]) -> str:
     for r, st in meta['statistics']['readers'].items():
         n = max(st['objects'], 1)
         lines.append(f"  reader {r}: {st['drawn']} boxes, missed {st['missed'] / n:.1%}, "
-                     f"relabelled {st['relabelled'] / max(st['drawn'], 1):.1%} of drawn")
+                     f"relabelled {st['relabelled'] / max(st['drawn'], 1):.1%} of drawn"
+                     + (f", {st['false_positives']} false positives"
+                        if st.get('false_positives') else ''))
     skipped = meta['statistics']['digits_without_place']
     lines.append(f'  digits dropped for lack of free space: {skipped}')
     return '\n'.join(lines)

@@ -5,10 +5,14 @@ Example::
     python tools/dataset_converters/make_med_mnist.py --out data/med_mnist \
         --num-train 5000 --num-val 1000 --num-test 1000 --img-size 640 \
         --readers 3 --proficiency 0.8 --seed 0
+    # readers who disagree like VinDr-CXR's radiologists (misses, false positives)
+    python tools/dataset_converters/make_med_mnist.py --out data/med_mnist_vindr_like \
+        --img-size 128 --preset vindr_like
 """
 import argparse
 
 from mmmulti.simulation.med_mnist import format_summary, make_med_mnist
+from mmmulti.simulation.profiles import PRESETS
 
 
 class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter,
@@ -27,6 +31,10 @@ def parse_args() -> argparse.Namespace:
     p.add_argument('--proficiency', type=float, default=0.8,
                    help='reader proficiency p: mean of the transition-matrix diagonal '
                    'and the minimum IoU of a reader box with its true box')
+    p.add_argument('--preset', default='paper', choices=sorted(PRESETS),
+                   help="readers' profiles: paper (class confusion and box jitter only), "
+                   'vindr_like (frequent misses and false positives), mixed (one expert, '
+                   'two weak readers, one biased); see mmmulti/simulation/profiles.py')
     p.add_argument('--digits-per-image', default='1-4', help='N or MIN-MAX digits per image')
     p.add_argument('--min-digit-size', type=int, default=None,
                    help='smallest pasted digit side in px (default img_size/12)')
@@ -47,7 +55,7 @@ def main() -> None:
         img_size=a.img_size, num_readers=a.readers, proficiency=a.proficiency,
         digits_per_image=a.digits_per_image, min_digit_size=a.min_digit_size,
         max_digit_size=a.max_digit_size, seed=a.seed, mnist_dir=a.mnist_dir,
-        progress=not a.no_progress)
+        progress=not a.no_progress, preset=a.preset)
     print(format_summary(paths))
 
 

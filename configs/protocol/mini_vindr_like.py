@@ -1,0 +1,4 @@
+# MED-MNIST-mini with the 'vindr_like' reader profiles (mmmulti/simulation/profiles.py):
+#   python tools/run_protocol.py --scale configs/protocol/mini_vindr_like.py
+_base_ = './mini.py'
+data = dict(preset='vindr_like')
