@@ -36,9 +36,10 @@ cfg = dict(
                               final_div_factor=100.0, by_epoch=True,
                               convert_to_iter_based=True, begin=0, end=epochs,
                               total_steps=epochs)],
-        # EMA horizon 1/momentum = 200 iterations at the end (~16 % of the run): with
-        # YOLOv5's 0.0001 the average lagged ~4 epochs behind a fast-improving model
-        # (val mAP@0.4 at epoch 4: 0.38 with 0.0001, 0.84 with 0.005; docs/recipes.md)
+        # the current model's weight in the EMA, (1 - m) e^(-iter/200) + m, ends near
+        # m = 0.005 (a horizon of ~200 of the ~1,250 iterations) rather than YOLOv5's
+        # 0.0001 (10^4 iterations, longer than the run); measured at 10 epochs, the
+        # two were not distinguishable (docs/recipes.md)
         custom_hooks=[dict(type='EMAHook', ema_type='BatchedExpMomentumEMA', momentum=0.005,
                            gamma=200, update_buffers=True, priority=49)],
         default_hooks=dict(logger=dict(interval=10),

@@ -22,9 +22,8 @@ cfg = dict(common=dict(
                           anneal_strategy='cos', div_factor=25.0, final_div_factor=100.0,
                           by_epoch=True, convert_to_iter_based=True, begin=0, end=epochs,
                           total_steps=epochs)],
-    # EMA horizon 1/momentum = 500 of its ~4,700 iterations (~10 %; YOLOv5's 0.0001 lags a
-    # short run by thousands of iterations: docs/recipes.md)
-    custom_hooks=[dict(type='EMAHook', ema_type='BatchedExpMomentumEMA', momentum=0.002,
+    # ~80 iterations an epoch: an EMA horizon of ~10 % of the run
+    custom_hooks=[dict(type='EMAHook', ema_type='BatchedExpMomentumEMA', momentum=0.0001,
                        gamma=500, update_buffers=True, priority=49)],
     default_hooks=dict(checkpoint=dict(interval=epochs, max_keep_ckpts=1)),
 ))

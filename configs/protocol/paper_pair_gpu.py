@@ -12,9 +12,7 @@ cfg = dict(common=dict(
                           anneal_strategy='cos', div_factor=25.0, final_div_factor=100.0,
                           by_epoch=True, convert_to_iter_based=True, begin=0, end=epochs,
                           total_steps=epochs)],
-    # EMA horizon 1/momentum = 250 of its ~2,300 iterations (~10 %; YOLOv5's 0.0001 lags a
-    # short run by thousands of iterations: docs/recipes.md)
-    custom_hooks=[dict(type='EMAHook', ema_type='BatchedExpMomentumEMA', momentum=0.004,
+    custom_hooks=[dict(type='EMAHook', ema_type='BatchedExpMomentumEMA', momentum=0.0001,
                        gamma=250, update_buffers=True, priority=49)],
     default_hooks=dict(checkpoint=dict(interval=epochs, max_keep_ckpts=1)),
 ))

@@ -23,13 +23,10 @@ param_scheduler = [
          begin=0, end=max_epochs, total_steps=max_epochs),
 ]
 # YOLOv5's weight EMA (mmdet's ExpMomentumEMA formula, batched update): the weight of
-# the current model is (1 - m) * exp(-iter / gamma) + m, so the average's horizon
-# settles at 1/m iterations. YOLOv5's m = 0.0001 (10^4 iterations) suits long COCO
-# runs; here m = 0.0005 keeps the horizon near 10 % of this schedule's ~19,000
-# iterations (5,000 images, batch 16, 60 epochs). Too long a horizon lags a
-# fast-improving model: measured at the CPU scales (docs/recipes.md).
+# the current model is (1 - m) * exp(-iter / gamma) + m with YOLOv5's m = 0.0001.
+# gamma = 2000 suits runs of 10^4+ iterations; the CPU scales shorten it.
 custom_hooks = [
-    dict(type='EMAHook', ema_type='BatchedExpMomentumEMA', momentum=0.0005, gamma=2000,
+    dict(type='EMAHook', ema_type='BatchedExpMomentumEMA', momentum=0.0001, gamma=2000,
          update_buffers=True, priority=49),
 ]
 auto_scale_lr = dict(enable=False, base_batch_size=16)
