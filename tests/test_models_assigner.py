@@ -10,8 +10,8 @@ from mmmulti.registry import TASK_UTILS
 def assign(centres, sizes, anchors=((1.0, 1.0), (4.0, 1.0)), featmap=(8, 8), **kw):
     priors = InstanceData(metainfo=dict(featmap_size=featmap),
                           anchors=torch.tensor(anchors, dtype=torch.float32))
-    gts = InstanceData(centres=torch.tensor(centres, dtype=torch.float32).reshape(-1, 2),
-                       sizes=torch.tensor(sizes, dtype=torch.float32).reshape(-1, 2))
+    gts = InstanceData(centres=torch.as_tensor(centres, dtype=torch.float32).reshape(-1, 2),
+                       sizes=torch.as_tensor(sizes, dtype=torch.float32).reshape(-1, 2))
     return ShapeNeighbourAssigner(**kw).assign(priors, gts)
 
 

@@ -58,20 +58,23 @@ def _numpy_names() -> Dict[Tuple[str, str], Any]:
     """numpy array/scalar/dtype reconstruction names, under old and new module paths."""
     names: Dict[Tuple[str, str], Any] = {('numpy', 'ndarray'): np.ndarray,
                                          ('numpy', 'dtype'): np.dtype}
-    for mod_name in ('numpy._core.multiarray', 'numpy.core.multiarray'):
+    # numpy >= 2 moved numpy.core to numpy._core; pickles written by either name
+    # the same functions. The old name is mapped without importing it (a
+    # deprecated alias that warns on access).
+    for real, legacy, attrs in (('numpy._core.multiarray', 'numpy.core.multiarray',
+                                 ('_reconstruct', 'scalar')),
+                                ('numpy._core.numeric', 'numpy.core.numeric',
+                                 ('_frombuffer', ))):
         try:
-            mod = __import__(mod_name, fromlist=['_reconstruct'])
-        except ImportError:
-            continue
-        names[(mod_name, '_reconstruct')] = mod._reconstruct
-        names[(mod_name, 'scalar')] = mod.scalar
-    for mod_name in ('numpy._core.numeric', 'numpy.core.numeric'):
-        try:
-            mod = __import__(mod_name, fromlist=['_frombuffer'])
-        except ImportError:
-            continue
-        if hasattr(mod, '_frombuffer'):
-            names[(mod_name, '_frombuffer')] = mod._frombuffer
+            mod = __import__(real, fromlist=list(attrs))
+        except ImportError:  # numpy < 2: only the old name exists
+            real, legacy = legacy, None
+            mod = __import__(real, fromlist=list(attrs))
+        for attr in attrs:
+            if hasattr(mod, attr):
+                names[(real, attr)] = getattr(mod, attr)
+                if legacy is not None:
+                    names[(legacy, attr)] = getattr(mod, attr)
     dtypes = getattr(np, 'dtypes', None)
     if dtypes is not None:
         for n in dir(dtypes):
