@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 from typing import Optional, Sequence
 
-from mmengine.config import DictAction
+from . import add_run_args
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -19,11 +19,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     p.add_argument('--show', action='store_true', help='show predictions')
     p.add_argument('--show-dir', help='save drawn predictions under work_dir/timestamp/DIR')
     p.add_argument('--wait-time', type=float, default=2, help='seconds per shown image')
-    p.add_argument('--cfg-options', nargs='+', action=DictAction,
-                   help='override config settings, key=value')
-    p.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
-                   default='none', help='job launcher')
-    p.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    add_run_args(p)
     return p.parse_args(argv)
 
 

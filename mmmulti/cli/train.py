@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 from typing import Optional, Sequence
 
-from mmengine.config import DictAction
+from . import add_run_args
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -19,11 +19,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     p.add_argument('--resume', nargs='?', type=str, const='auto',
                    help='resume from this checkpoint, or, with no value, from the '
                    'latest checkpoint in the work dir')
-    p.add_argument('--cfg-options', nargs='+', action=DictAction,
-                   help='override config settings, key=value')
-    p.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
-                   default='none', help='job launcher')
-    p.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    add_run_args(p)
     return p.parse_args(argv)
 
 
