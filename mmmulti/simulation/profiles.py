@@ -19,8 +19,8 @@ all five, per reader:
 
 Presets (``make_med_mnist(preset=...)``, ``--preset``):
 
-* ``paper``: every reader ``ReaderProfile(p)``: the paper's MED-MNIST, byte
-  for byte as before profiles existed;
+* ``paper``: every reader ``ReaderProfile(p)``: the paper's MED-MNIST, the same
+  images and reader boxes as before profiles existed;
 * ``vindr_like``: 3 readers who miss and add findings often, so that WBF at
   IoU 0.4 backs about 0.6 / 0.2 / 0.2 of the fused boxes by 1 / 2 / 3 readers,
   as on the real VinDr-CXR training set (measured: ``tests/test_simulation_profiles.py``);
