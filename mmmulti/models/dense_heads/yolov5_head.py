@@ -1,13 +1,13 @@
 """YOLOv5 (v6.x / v7.0) detection head and loss on mmdet's ``BaseDenseHead``.
 
 mmdet's ``YOLOV3Head`` assigns one anchor per gt (max IoU, one cell); YOLOv5
-assigns every anchor whose width/height ratio to the gt is below
-``anchor_t`` and adds the two nearest neighbour cells, decodes boxes as
+assigns every anchor whose width/height ratio to the gt is below a
+threshold (4) and adds the two nearest neighbour cells, decodes boxes as
 ``xy = 2*sigmoid - 0.5`` and ``wh = (2*sigmoid)^2 * anchor``, and trains
 objectness on the CIoU of the matched prediction. Hence a head of our own.
 
 The loss is YOLOv5's as documented, with ``hyp.scratch-low``
-(box 0.05, obj 1.0, cls 0.5, anchor_t 4.0, no label smoothing) and the gain
+(box 0.05, obj 1.0, cls 0.5, shape ratio 4.0, no label smoothing) and the gain
 scaling of its ``train.py`` (box x 3/nl, cls x C/80 x 3/nl,
 obj x (img/640)^2 x 3/nl). As in YOLOv5 every term is multiplied by the
 batch size, so the loss values are YOLOv5's and the reference lr applies.
