@@ -90,7 +90,7 @@ def no_finding(image_id, rad, coord=''):
 # -- item 3: agreement counts distinct readers ------------------------------------
 
 @pytest.mark.parametrize('method', [
-    dict(type='WBF'), dict(type='WBF', backend='ensemble_boxes'),
+    dict(type='WBF'), dict(type='WBF', reader_weights={'R1': 2.0}),
     dict(type='ReliabilityWBF', max_iter=2), dict(type='MajorityVote'),
     dict(type='NMS'), dict(type='NMW')])
 def test_reader_drawing_a_finding_twice_votes_once(method):

@@ -178,15 +178,15 @@ def test_reliability_down_weights_the_noisy_reader():
     w = {r: e['weight'] for r, e in est.items()}
     members = m.fuse_dataset_members(data)
     for r, f, mem in zip(data[:20], out[:20], members[:20]):
-        for k, cluster in enumerate(mem):
-            agreeing = {r.readers[i] for i in cluster[6]}
+        for k, cluster in enumerate(mem.members):
+            agreeing = {r.readers[i] for i in cluster}
             expect = sum(w[x] for x in agreeing) / sum(w.values())
             assert f.scores[k] == pytest.approx(expect, rel=1e-5)
     # plain WBF gives 1/3 to a box only R3 drew and 2/3 to one R1 and R2 drew
     by_set = {}
     for r, f, mem in zip(data, out, members):
-        for k, c in enumerate(mem):
-            key = frozenset(r.readers[i] for i in c[6])
+        for k, c in enumerate(mem.members):
+            key = frozenset(r.readers[i] for i in c)
             by_set.setdefault(key, []).append(float(f.scores[k]))
     assert max(by_set[frozenset({'R3'})]) < 1 / 3 - 0.05
     assert min(by_set[frozenset({'R1', 'R2'})]) > 2 / 3 + 0.05

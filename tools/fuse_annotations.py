@@ -47,7 +47,6 @@ def parse_args(argv=None):
     p.add_argument('--reader', default=None, help='single_reader: the reader to keep')
     p.add_argument('--readers', nargs='+', default=None, help='use only these readers')
     p.add_argument('--reader-key', default='reader', help='annotation key of the reader id')
-    p.add_argument('--workers', type=int, default=None, help='WBF processes (default 1)')
     p.add_argument('--strict-geometry', action='store_true',
                    help='fail on a bad box instead of dropping and counting it')
     p.add_argument('--overwrite', action='store_true',
@@ -63,7 +62,7 @@ def main(argv=None):
                               skip_box_thr=args.skip_box_thr, conf_type=args.conf_type,
                               score_mode=args.score_mode,
                               reader_weights=parse_reader_weights(args.reader_weights),
-                              reader=args.reader, workers=args.workers)
+                              reader=args.reader)
         src, fused, seconds = fuse_coco_file(args.input, args.output, method,
                                              reader_key=args.reader_key,
                                              readers=args.readers,

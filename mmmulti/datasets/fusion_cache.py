@@ -31,12 +31,13 @@ from mmmulti.version import __version__
 CACHE_STATS: Counter = Counter()
 
 #: fusion settings that do not change the fused boxes
-_NOT_IN_KEY = ('progress', 'workers')
+_NOT_IN_KEY = ('progress', )
 
 #: bumped when loading or fusion changes its output for the same file and
-#: config (2: agreement counts distinct readers, exact duplicates dropped), so
-#: entries written by older code are never read back
-CACHE_FORMAT = 2
+#: config (2: agreement counts distinct readers, exact duplicates dropped; 3: the
+#: project's own WBF, float64 coordinates), so entries written by older code are
+#: never read back
+CACHE_FORMAT = 3
 
 
 def default_cache_dir() -> str:

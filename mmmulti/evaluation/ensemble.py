@@ -1,26 +1,26 @@
 """Readers ensemble: fuse the predictions of several models with WBF at test time.
 
 The paper's *readers ensemble* baseline trains one model per reader and fuses
-their test predictions, image by image, with Weighted Boxes Fusion
-(``ensemble_boxes.weighted_boxes_fusion``). WBF expects xyxy boxes in [0, 1],
-so each image's boxes are divided by that image's width/height (from the gt
-json) and multiplied back after fusion.
+their test predictions, image by image, with Weighted Boxes Fusion -- the same
+:func:`~mmmulti.fusion.weighted_boxes.weighted_boxes_fusion` as truth
+inference, one model one source. WBF expects xyxy boxes in [0, 1], so each
+image's boxes are divided by that image's width/height (from the gt json) and
+multiplied back after fusion.
 
-``weighted_boxes_fusion(boxes_list, scores_list, labels_list, ...)``: boxes,
-then SCORES, then LABELS. Passing labels where scores go turns class ids into
-confidences (a known slip of public reference code); the call below names
-every argument, and the tests use a case where a swap changes the answer.
+Scores and labels are separate named arrays: passing class ids where scores
+go (a known slip of public reference code with ``ensemble_boxes``' positional
+lists) would turn them into confidences; the tests use a case where such a
+swap changes the answer.
 """
 import sys
 from collections import defaultdict
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
-from ensemble_boxes import weighted_boxes_fusion
 from mmengine.logging import print_log
 from mmengine.utils import ProgressBar
 
-CONF_TYPES = ('avg', 'max', 'box_and_model_avg', 'absent_model_aware_avg')
+from mmmulti.fusion.weighted_boxes import CONF_TYPES, weighted_boxes_fusion
 
 
 def _normalised_boxes(preds: Sequence[Mapping], width: float, height: float
@@ -92,8 +92,8 @@ def ensemble_predictions(prediction_sets: Sequence[Sequence[Mapping]],
     n_clipped = n_dropped = 0
     bar = ProgressBar(len(image_sizes), file=sys.stderr) if progress else None
     for img_id, (width, height) in image_sizes.items():
-        boxes_list, scores_list, labels_list = [], [], []
-        for groups in by_image:
+        boxes_list, scores_list, labels_list, sources = [], [], [], []
+        for m, groups in enumerate(by_image):
             boxes, scores, labels, clipped, dropped = _normalised_boxes(
                 groups.get(img_id, []), width, height)
             n_clipped += clipped
@@ -101,12 +101,15 @@ def ensemble_predictions(prediction_sets: Sequence[Sequence[Mapping]],
             boxes_list.append(boxes)
             scores_list.append(scores)
             labels_list.append(labels)
+            sources.append(np.full(len(boxes), m, dtype=np.int64))
         if any(len(b) for b in boxes_list):
-            boxes, scores, labels = weighted_boxes_fusion(
-                boxes_list, scores_list, labels_list, weights=weights,
-                iou_thr=iou_thr, skip_box_thr=skip_box_thr, conf_type=conf_type)
+            out = weighted_boxes_fusion(
+                np.concatenate(boxes_list), scores=np.concatenate(scores_list),
+                labels=np.concatenate(labels_list), sources=np.concatenate(sources),
+                source_weights=weights, num_sources=n_models, iou_thr=iou_thr,
+                skip_box_thr=skip_box_thr, conf_type=conf_type)
             scale = np.array([width, height, width, height])
-            for box, score, label in zip(np.asarray(boxes) * scale, scores, labels):
+            for box, score, label in zip(out.boxes * scale, out.scores, out.labels):
                 x1, y1, x2, y2 = (float(v) for v in box)
                 fused.append(dict(image_id=img_id, category_id=int(label),
                                   bbox=[x1, y1, x2 - x1, y2 - y1], score=float(score)))

@@ -6,21 +6,11 @@ or mmdet. The data types (``ImageReads``, ``FusedBoxes``) live in
 """
 from __future__ import annotations
 
-import os
 from typing import Iterable, List, Sequence
 
 import numpy as np
 
 from mmmulti.structures import FusedBoxes, ImageReads
-
-
-def default_workers() -> int:
-    """min(number of usable CPUs, 8)."""
-    try:
-        n = len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - non-Linux
-        n = os.cpu_count() or 1
-    return max(1, min(n, 8))
 
 
 def progress(iterable: Iterable, total: int, desc: str, enabled: bool) -> Iterable:
@@ -91,4 +81,4 @@ def distinct_readers(reads: ImageReads, members: Sequence[Sequence[int]]) -> np.
 
 
 __all__ = ['ImageReads', 'FusedBoxes', 'BaseFusion', 'agreement_confidence',
-           'distinct_readers', 'default_workers', 'progress']
+           'distinct_readers', 'progress']

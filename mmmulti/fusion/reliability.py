@@ -52,6 +52,7 @@ from .registry import FUSION_METHODS
 from .base import FusedBoxes, ImageReads
 from .geometry import pair_iou
 from .wbf import WBF
+from .weighted_boxes import WeightedBoxes
 
 
 @FUSION_METHODS.register_module()
@@ -59,7 +60,7 @@ class ReliabilityWBF(WBF):
     """WBF whose reader weights are estimated by EM (dataset level).
 
     Args:
-        iou_thr, skip_box_thr, conf_type, workers: as :class:`WBF`.
+        iou_thr, skip_box_thr, conf_type: as :class:`WBF`.
         max_iter (int): most EM rounds.
         tol (float): stop when no reader weight changes by more than this.
         weight_formula (str): 'f1_iou' (default) or 'f1'.
@@ -75,9 +76,9 @@ class ReliabilityWBF(WBF):
     def __init__(self, iou_thr: float = 0.4, skip_box_thr: float = 0.0,
                  conf_type: str = 'avg', max_iter: int = 10, tol: float = 1e-3,
                  weight_formula: str = 'f1_iou',
-                 min_weight: float = 0.05, workers: int = 1, progress: bool = True) -> None:
+                 min_weight: float = 0.05, progress: bool = True) -> None:
         super().__init__(iou_thr=iou_thr, skip_box_thr=skip_box_thr, conf_type=conf_type,
-                         workers=workers, progress=progress)
+                         progress=progress)
         if not min_weight > 0:
             raise ValueError(f'min_weight must be > 0 (WBF divides by weights), got {min_weight}')
         if weight_formula not in ('f1_iou', 'f1'):
@@ -90,13 +91,14 @@ class ReliabilityWBF(WBF):
         self.iterations = 0
 
     # -- confidence ----------------------------------------------------------------
-    def _confidence(self, reads: ImageReads, fused: list, conf: np.ndarray) -> np.ndarray:
+    def _confidence(self, reads: ImageReads, fused: WeightedBoxes,
+                    conf: np.ndarray) -> np.ndarray:
         w = self._weights(reads.image_readers)
         pos = {r: t for t, r in enumerate(reads.image_readers)}
         total = float(sum(w))
         out = np.empty(len(fused), dtype=np.float64)
-        for k, f in enumerate(fused):
-            present = {pos[reads.readers[i]] for i in f[6]}
+        for k, members in enumerate(fused.members):
+            present = {pos[reads.readers[i]] for i in members}
             out[k] = sum(w[t] for t in present) / total
         return np.clip(out, np.finfo(np.float32).tiny, 1.0)
 
@@ -128,7 +130,8 @@ class ReliabilityWBF(WBF):
             self.progress = show
         return [self._finish(r, m) for r, m in zip(reads, members)]
 
-    def estimate(self, reads: Sequence[ImageReads], members: Sequence[list]) -> Dict[str, dict]:
+    def estimate(self, reads: Sequence[ImageReads],
+                 members: Sequence[WeightedBoxes]) -> Dict[str, dict]:
         """Leave-one-out precision, recall and mean IoU of every reader."""
         stats: Dict[str, dict] = OrderedDict()
         for r in sorted({r for x in reads for r in x.image_readers}):
@@ -145,9 +148,9 @@ class ReliabilityWBF(WBF):
             drawn = Counter(box_reader)
             # members of each cluster, grouped by reader index
             clusters = []
-            for f in fused:
+            for cluster in fused.members:
                 by_reader: Dict[int, list] = {}
-                for i in f[6]:
+                for i in cluster.tolist():
                     by_reader.setdefault(box_reader[i], []).append(i)
                 clusters.append(by_reader)
             for t, r in enumerate(x.image_readers):
