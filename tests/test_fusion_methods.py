@@ -1,9 +1,11 @@
-"""The non-WBF aggregators and reader-reliability WBF, on hand-made cases."""
+"""The non-WBF aggregators, all boxes with WBF agreement and reader-reliability
+WBF, on hand-made cases."""
 import numpy as np
 import pytest
 
-from mmmulti.fusion import (NMS, NMW, AllBoxes, ImageReads, MajorityVote, ReliabilityWBF,
-                            SingleReader, SoftNMS, build_fusion)
+from mmmulti.fusion import (NMS, NMW, WBF, AllBoxes, AllBoxesAgreement, ImageReads,
+                            MajorityVote, ReliabilityWBF, SingleReader, SoftNMS,
+                            build_fusion)
 from mmmulti.fusion.geometry import box_iou
 from mmmulti.registry import FUSION_METHODS
 
@@ -40,6 +42,22 @@ def test_all_boxes_keeps_every_box_with_weight_one():
     np.testing.assert_array_equal(out.boxes, CASE.boxes)
     np.testing.assert_array_equal(out.labels, CASE.labels)
     assert out.scores.tolist() == [1, 1, 1] and out.agreement.tolist() == [1, 1, 1]
+
+
+def test_allboxes_agreement_keeps_every_box_with_its_cluster_agreement():
+    # R1, R2 draw finding A (one cluster, n=2); R3 draws B alone; R1 draws A twice
+    boxes = [[10, 10, 30, 30], [11, 11, 31, 31], [60, 60, 80, 80], [10, 11, 30, 31]]
+    reads = ImageReads(boxes, [0, 0, 1, 0], ['R1', 'R2', 'R3', 'R1'], ['R1', 'R2', 'R3'],
+                       100, 100)
+    out = AllBoxesAgreement().fuse(reads)
+    np.testing.assert_array_equal(out.boxes, np.asarray(boxes, np.float32))
+    assert out.labels.tolist() == [0, 0, 1, 0]
+    assert out.agreement.tolist() == [2, 2, 1, 2]
+    np.testing.assert_allclose(out.scores, [2 / 3, 2 / 3, 1 / 3, 2 / 3], rtol=1e-6)
+    # the clusters are WBF's: same agreements as the fused boxes
+    assert sorted(WBF().fuse(reads).agreement.tolist()) == [1, 2]
+    assert isinstance(build_fusion('all_boxes_agreement', iou_thr=0.5), AllBoxesAgreement)
+    assert len(AllBoxesAgreement().fuse(ImageReads(np.zeros((0, 4)), [], [], ['R1'], 9, 9))) == 0
 
 
 def test_single_reader_keeps_that_readers_boxes():

@@ -9,9 +9,9 @@ from .majority_vote import MajorityVote
 from .nms import NMS, NMW, SoftNMS
 from .reliability import ReliabilityWBF
 from .simple import AllBoxes, SingleReader
-from .wbf import WBF
+from .wbf import WBF, AllBoxesAgreement
 from .registry_names import METHOD_ALIASES, build_fusion
 
 __all__ = ['BaseFusion', 'FusedBoxes', 'ImageReads', 'agreement_confidence', 'WBF',
-           'AllBoxes', 'SingleReader', 'MajorityVote', 'NMS', 'SoftNMS', 'NMW',
+           'AllBoxes', 'AllBoxesAgreement', 'SingleReader', 'MajorityVote', 'NMS', 'SoftNMS', 'NMW',
            'ReliabilityWBF', 'METHOD_ALIASES', 'build_fusion']

@@ -10,6 +10,7 @@ from .base import BaseFusion
 METHOD_ALIASES = {
     'wbf': 'WBF',
     'all_boxes': 'AllBoxes',
+    'all_boxes_agreement': 'AllBoxesAgreement',
     'single_reader': 'SingleReader',
     'majority_vote': 'MajorityVote',
     'nms': 'NMS',

@@ -124,3 +124,31 @@ class WBF(BaseFusion):
     def fuse_dataset(self, reads: Sequence[ImageReads]) -> List[FusedBoxes]:
         reads = list(reads)
         return [self._finish(r, m) for r, m in zip(reads, self.fuse_dataset_members(reads))]
+
+
+@FUSION_METHODS.register_module()
+class AllBoxesAgreement(WBF):
+    """Every reader's box stays a target, weighted by its WBF cluster's agreement.
+
+    The all-boxes baseline keeps each reader's box with weight 1; here each box
+    keeps its own coordinates and class but carries the confidence
+    c = min(n, R) / R and agreement n of the WBF cluster it falls in (n
+    distinct readers). With EARL, a finding all readers drew contributes R
+    boxes of weight 1, one only a single reader drew one box of weight 1 / R.
+    Boxes WBF ignores (score below ``skip_box_thr``) are dropped. Options as
+    :class:`WBF`; ``score_mode='wbf'`` gives each box its cluster's WBF score.
+    """
+
+    def _finish(self, reads: ImageReads, fused: WeightedBoxes) -> FusedBoxes:
+        if not len(fused):
+            return FusedBoxes.empty()
+        cluster = super()._finish(reads, fused)
+        n = len(reads)
+        conf = np.zeros(n, dtype=np.float32)
+        agree = np.zeros(n, dtype=np.int64)
+        kept = np.zeros(n, dtype=bool)
+        for k, members in enumerate(fused.members):
+            conf[members] = cluster.scores[k]
+            agree[members] = cluster.agreement[k]
+            kept[members] = True
+        return FusedBoxes(reads.boxes[kept], reads.labels[kept], conf[kept], agree[kept])

@@ -2,8 +2,9 @@
 
 An arm is one way of turning the readers' boxes into a detector: the
 all-boxes baseline, one model per single reader, the readers ensemble (the
-single-reader models' predictions fused with WBF), and EARL on WBF or on
-reliability-weighted WBF fusion. The ``truth`` arm (simulated data only)
+single-reader models' predictions fused with WBF), EARL on WBF or on
+reliability-weighted WBF fusion, and EARL on every reader's box weighted by
+its WBF cluster's agreement. The ``truth`` arm (simulated data only)
 trains on the clean boxes: the upper bound the others are measured against.
 """
 from __future__ import annotations
@@ -38,6 +39,12 @@ def make_arms(readers: Sequence[str]) -> Dict[str, Arm]:
         'truth': Arm('truth', 'truth_{det}.py'),
         'baseline': Arm('baseline', 'baseline_{det}.py'),
         'wbf_earl': Arm('wbf_earl', 'earl_{det}.py'),
+        # every reader's box a target, weighted by its WBF cluster's agreement
+        # (configs/allboxes_earl_yolo.py is the same, to run by hand)
+        'allboxes_earl': Arm(
+            'allboxes_earl', 'earl_{det}.py',
+            {'train_dataloader': {'dataset': {'fusion': {
+                '_delete_': True, 'type': 'AllBoxesAgreement', 'iou_thr': 0.4}}}}),
         'reliability_wbf_earl': Arm(
             'reliability_wbf_earl', 'earl_{det}.py',
             {'train_dataloader': {'dataset': {'fusion': {
