@@ -17,7 +17,8 @@ def test_protocol_tiny_end_to_end(tmp_path):
     assert proc.returncode == 0, out[-5000:]
     rows = [r for r in csv.DictReader(open(work / 'results.csv')) if r['seed'] != 'all']
     arms = [r['arm'] for r in rows]
-    assert arms == ['truth', 'baseline', 'wbf_earl', 'reliability_wbf_earl', 'single_reader_R1',
+    assert arms == ['truth', 'baseline', 'wbf_earl', 'reliability_wbf_earl', 'allboxes_earl',
+                    'single_reader_R1',
                     'single_reader_R2', 'single_reader_R3', 'readers_ensemble']
     for r in rows:
         assert 0.0 <= float(r['map_40']) <= 1.0 and 0.0 <= float(r['map_50_95']) <= 1.0
