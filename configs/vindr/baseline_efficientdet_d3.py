@@ -1,9 +1,9 @@
-# Baseline: EfficientDet-D3 on every reader's box as ground truth (VinDr-CXR; no fusion,
-# no EARL).
-_base_ = [
-    '../_base_/models/efficientdet_d3.py', '../_base_/datasets/vindr_cxr.py',
-    '../_base_/schedules/schedule_adamw_constant_30e.py', '../_base_/default_runtime.py'
-]
-model = dict(bbox_head=dict(num_classes=14))
-train_dataloader = dict(batch_size=8, dataset=dict(fusion=dict(type='AllBoxes')))
-default_hooks = dict(checkpoint=dict(save_best='coco/map_40', rule='greater'))
+# Baseline (every reader's box as ground truth, no fusion, no EARL), EfficientDet-D3, on VinDr-CXR:
+# ../baseline_efficientdet_d3.py with the VinDr-CXR data (14 finding classes) in place of MED-MNIST's.
+_base_ = ['../baseline_efficientdet_d3.py', '../_base_/datasets/vindr_cxr_data.py']
+model = dict(bbox_head=dict(num_classes={{_base_.vindr_cxr.num_classes}}))
+train_dataloader = {{_base_.vindr_cxr.train_dataloader}}
+val_dataloader = {{_base_.vindr_cxr.val_dataloader}}
+test_dataloader = {{_base_.vindr_cxr.test_dataloader}}
+val_evaluator = {{_base_.vindr_cxr.val_evaluator}}
+test_evaluator = {{_base_.vindr_cxr.test_evaluator}}

@@ -1,11 +1,9 @@
-# Baseline: YOLOv5-S on every reader's box as ground truth (VinDr-CXR; no fusion,
-# no EARL).
-_base_ = [
-    '../_base_/models/yolov5_s.py', '../_base_/datasets/vindr_cxr.py',
-    '../_base_/schedules/schedule_adamw_onecycle_ema_60e.py', '../_base_/default_runtime.py'
-]
-# class gain x8 over YOLOv5's: trained from scratch, its nc/80 scaling leaves
-# the class loss too weak to learn (docs/models.md)
-model = dict(bbox_head=dict(num_classes=14, loss_weights=dict(box=0.05, obj=1.0, cls=4.0)))
-train_dataloader = dict(dataset=dict(fusion=dict(type='AllBoxes')))
-default_hooks = dict(checkpoint=dict(save_best='coco/map_40', rule='greater'))
+# Baseline (every reader's box as ground truth, no fusion, no EARL), YOLOv5-S, on VinDr-CXR:
+# ../baseline_yolo.py with the VinDr-CXR data (14 finding classes) in place of MED-MNIST's.
+_base_ = ['../baseline_yolo.py', '../_base_/datasets/vindr_cxr_data.py']
+model = dict(bbox_head=dict(num_classes={{_base_.vindr_cxr.num_classes}}))
+train_dataloader = {{_base_.vindr_cxr.train_dataloader}}
+val_dataloader = {{_base_.vindr_cxr.val_dataloader}}
+test_dataloader = {{_base_.vindr_cxr.test_dataloader}}
+val_evaluator = {{_base_.vindr_cxr.val_evaluator}}
+test_evaluator = {{_base_.vindr_cxr.test_evaluator}}

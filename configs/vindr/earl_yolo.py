@@ -1,21 +1,9 @@
-# YOLOv5-S trained with EARL on WBF-fused VinDr-CXR (the paper's method).
-# Truth inference: WBF (iou 0.4) once at load time; each fused box's confidence
-# (the readers' agreement) multiplies its targets' losses (EARL).
-_base_ = [
-    '../_base_/models/yolov5_s.py', '../_base_/datasets/vindr_cxr.py',
-    '../_base_/schedules/schedule_adamw_onecycle_ema_60e.py', '../_base_/default_runtime.py'
-]
-model = dict(bbox_head=dict(
-    type='EARL', head_type='YOLOv5Head', num_classes=14,
-    # class gain x8 over YOLOv5's: trained from scratch, its nc/80 scaling
-    # leaves the class loss too weak to learn (docs/models.md)
-    loss_weights=dict(box=0.05, obj=1.0, cls=4.0),
-    # normalize='mean': the agreement weights of a batch's targets are divided by
-    # their mean, so EARL re-weights targets among themselves without shrinking
-    # them against the unweighted background (objectness). The paper's plain
-    # c-weighting (normalize=None, configs/earl_yolo_paper.py) trained from
-    # scratch converged slower and lower here (docs/recipes.md).
-    earl=dict(weight_mode='fraction', terms=('cls', 'box', 'obj'), normalize='mean')))
-train_dataloader = dict(dataset=dict(
-    fusion=dict(type='WBF', iou_thr=0.4, skip_box_thr=0.0, conf_type='avg')))
-default_hooks = dict(checkpoint=dict(save_best='coco/map_40', rule='greater'))
+# EARL on WBF-fused boxes (the paper's method), YOLOv5-S, on VinDr-CXR:
+# ../earl_yolo.py with the VinDr-CXR data (14 finding classes) in place of MED-MNIST's.
+_base_ = ['../earl_yolo.py', '../_base_/datasets/vindr_cxr_data.py']
+model = dict(bbox_head=dict(num_classes={{_base_.vindr_cxr.num_classes}}))
+train_dataloader = {{_base_.vindr_cxr.train_dataloader}}
+val_dataloader = {{_base_.vindr_cxr.val_dataloader}}
+test_dataloader = {{_base_.vindr_cxr.test_dataloader}}
+val_evaluator = {{_base_.vindr_cxr.val_evaluator}}
+test_evaluator = {{_base_.vindr_cxr.test_evaluator}}
