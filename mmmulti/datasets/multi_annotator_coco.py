@@ -4,7 +4,8 @@
 multi-reader COCO file through :func:`mmmulti.io.load_multi_reader_coco`
 (validation with errors that name the file and the record, geometric drops
 counted and logged). Each instance keeps its ``reader``; with ``fusion=`` the
-readers' boxes are fused once at load time (cached on disk) and the instances
+readers' boxes are fused once at load time (cached on disk, by
+:class:`~mmmulti.datasets.fused_annotations.FusedAnnotations`) and the instances
 are the fused boxes with their ``confidence`` (EARL weight) and
 ``agreement``. Clean single-truth COCO files (test sets) load with
 confidence 1 and agreement 1.
@@ -23,12 +24,10 @@ from mmengine.logging import MMLogger
 
 from mmmulti.fusion.base import BaseFusion
 from mmmulti.fusion.summary import AgreementHistogram
-from mmmulti.io import load_multi_reader_coco
-from mmmulti.registry import DATASETS, FUSION_METHODS
+from mmmulti.registry import DATASETS
 
+from .fused_annotations import FusedAnnotations
 from .image_cache import CACHED_IMAGE_KEY, DecodedImageCache
-from .fusion_cache import (cache_key, cache_path, default_cache_dir,
-                           file_digest, load_fused, save_fused)
 
 
 def _natural(text: str) -> list:
@@ -96,52 +95,39 @@ class MultiAnnotatorCocoDataset(CocoDataset):
                  strict_geometry: bool = False,
                  cache_images: bool = False,
                  **kwargs) -> None:
-        self.reader_key = reader_key
-        if isinstance(readers, str):
-            readers = [readers]
-        self.readers = None if readers is None else [str(r) for r in readers]
-        self.fusion_cfg = fusion
-        self.fusion_method: Optional[BaseFusion] = None
-        if fusion is not None:
-            self.fusion_method = (fusion if isinstance(fusion, BaseFusion)
-                                  else FUSION_METHODS.build(fusion))
-        self.fusion_cache = fusion_cache
-        self.cache_dir = cache_dir or default_cache_dir()
-        self.strict_geometry = strict_geometry
-        self.cache_file: Optional[str] = None
-        self.cache_hit: Optional[bool] = None
+        self.annotations = FusedAnnotations(reader_key=reader_key, readers=readers,
+                                            fusion=fusion, cache=fusion_cache,
+                                            cache_dir=cache_dir,
+                                            strict_geometry=strict_geometry)
         self.load_seconds: float = 0.0
         self.stats: dict = {}
         self.cache_images = cache_images
         self.image_cache: Optional[DecodedImageCache] = None
         super().__init__(*args, **kwargs)
 
-    # -- loading ----------------------------------------------------------------
-    def _fusion_key_cfg(self) -> dict:
-        if isinstance(self.fusion_cfg, BaseFusion):
-            return self.fusion_cfg.config()
-        return dict(self.fusion_cfg)
+    # the loading settings and where the last load came from (see FusedAnnotations)
+    @property
+    def readers(self) -> Optional[List[str]]:
+        return self.annotations.readers
 
+    @property
+    def fusion_method(self) -> Optional[BaseFusion]:
+        return self.annotations.method
+
+    @property
+    def cache_file(self) -> Optional[str]:
+        return self.annotations.cache_file
+
+    @property
+    def cache_hit(self) -> Optional[bool]:
+        return self.annotations.cache_hit
+
+    # -- loading ----------------------------------------------------------------
     def load_data_list(self) -> List[dict]:
         t0 = time.perf_counter()
         with get_local_path(self.ann_file,
                             backend_args=self.backend_args) as local_path:
-            entry, key = None, None
-            use_cache = self.fusion_method is not None and self.fusion_cache
-            if use_cache:
-                key = cache_key(file_digest(local_path), self.reader_key,
-                                self.readers, self._fusion_key_cfg(),
-                                self.strict_geometry)
-                self.cache_file = cache_path(self.cache_dir, self.ann_file, key)
-                entry = load_fused(self.cache_file, key)
-            self.cache_hit = entry is not None if use_cache else None
-            if entry is None:
-                entry = self._load_and_fuse(local_path)
-                if use_cache:
-                    entry['meta']['key'] = key
-                    save_fused(self.cache_file, entry['meta'], entry['boxes'],
-                               entry['labels'], entry['scores'],
-                               entry['agreements'])
+            entry = self.annotations.load(local_path, self.ann_file)
         data_list = self._build_data_list(entry)
         self.load_seconds = time.perf_counter() - t0
         MMLogger.get_current_instance().info(self.summary())
@@ -156,38 +142,6 @@ class MultiAnnotatorCocoDataset(CocoDataset):
                           else 'unread (empty readers list)'))
             raise ValueError(f'{self.ann_file}: 0 images to load{why}')
         return data_list
-
-    def _load_and_fuse(self, local_path: str) -> dict:
-        """Parse (and fuse) the file; the per-image arrays plus meta."""
-        src = load_multi_reader_coco(local_path, reader_key=self.reader_key,
-                                     readers=self.readers,
-                                     strict_geometry=self.strict_geometry)
-        meta = dict(
-            source=osp.basename(str(self.ann_file)), kind=src.kind,
-            images=[dict(id=im['id'], file_name=im['file_name'],
-                         width=im['width'], height=im['height'],
-                         readers=list(im['readers'])) for im in src.images],
-            categories=[dict(id=c['id'], name=c.get('name', str(c['id'])))
-                        for c in src.categories],
-            cat_ids=list(src.cat_ids), boxes_in=src.num_boxes,
-            drops=src.drops.as_dict(), drops_text=str(src.drops),
-            fusion=None, fusion_seconds=0.0)
-        if self.fusion_method is None:
-            readers = [r.readers.astype(str) for r in src.reads]
-            if src.kind == 'fused':
-                readers = [np.full(len(r), '', dtype=object) for r in readers]
-            return dict(meta=meta, boxes=[r.boxes for r in src.reads],
-                        labels=[r.labels for r in src.reads],
-                        scores=list(src.confidences),
-                        agreements=list(src.agreements), readers=readers)
-        t0 = time.perf_counter()
-        fused = self.fusion_method.fuse_dataset(src.reads)
-        meta['fusion_seconds'] = time.perf_counter() - t0
-        meta['fusion'] = repr(self.fusion_method)
-        return dict(meta=meta, boxes=[f.boxes for f in fused],
-                    labels=[f.labels for f in fused],
-                    scores=[f.scores for f in fused],
-                    agreements=[f.agreement for f in fused])
 
     def _set_classes(self, categories: List[dict]) -> None:
         names = [c['name'] for c in categories]
