@@ -132,7 +132,7 @@ def main() -> None:
         if same and len(set(zip(r.readers.tolist(), r.labels.tolist()))) < len(r):
             twice += 1   # a reader drew a class twice: distinct readers <= boxes
             same = bool(np.all(mine[:, 5] <= theirs[:, 5])) and np.allclose(
-                f.scores, (f.agreement / R).astype(np.float32))
+                f.confidences, (f.agreement / R).astype(np.float32))
         elif same:
             same = np.array_equal(mine[:, 5], theirs[:, 5])
         mismatch += not same

@@ -66,17 +66,17 @@ class FusedBoxes:
 
     boxes: np.ndarray        # (M, 4) float32 absolute xyxy
     labels: np.ndarray       # (M,) int64
-    scores: np.ndarray       # (M,) float32, confidence in (0, 1]
+    confidences: np.ndarray  # (M,) float32, confidence c in (0, 1] (EARL weight)
     agreement: np.ndarray    # (M,) int64, readers agreeing (count)
 
     def __post_init__(self) -> None:
         self.boxes = np.asarray(self.boxes, dtype=np.float32).reshape(-1, 4)
         self.labels = np.asarray(self.labels, dtype=np.int64).reshape(-1)
-        self.scores = np.asarray(self.scores, dtype=np.float32).reshape(-1)
+        self.confidences = np.asarray(self.confidences, dtype=np.float32).reshape(-1)
         self.agreement = np.asarray(self.agreement, dtype=np.int64).reshape(-1)
         n = len(self.boxes)
-        if not (len(self.labels) == len(self.scores) == len(self.agreement) == n):
-            raise ValueError('FusedBoxes: boxes, labels, scores and agreement '
+        if not (len(self.labels) == len(self.confidences) == len(self.agreement) == n):
+            raise ValueError('FusedBoxes: boxes, labels, confidences and agreement '
                              'must have the same length')
 
     @classmethod
@@ -90,7 +90,7 @@ class FusedBoxes:
         """Exact equality (same boxes, in the same order)."""
         return (np.array_equal(self.boxes, other.boxes)
                 and np.array_equal(self.labels, other.labels)
-                and np.array_equal(self.scores, other.scores)
+                and np.array_equal(self.confidences, other.confidences)
                 and np.array_equal(self.agreement, other.agreement))
 
 

@@ -103,7 +103,7 @@ def test_reader_drawing_a_finding_twice_votes_once(method):
     top = int(np.argmax(fused.agreement))
     assert fused.agreement[top] == 2
     if method['type'] != 'ReliabilityWBF':   # reliability weights the readers
-        assert fused.scores[top] == pytest.approx(2 / 3)
+        assert fused.confidences[top] == pytest.approx(2 / 3)
 
 
 def test_wbf_coordinates_still_average_both_boxes_of_one_reader():
@@ -111,7 +111,7 @@ def test_wbf_coordinates_still_average_both_boxes_of_one_reader():
                        ['R1', 'R2'], 64, 64)
     out = FUSION_METHODS.build(dict(type='WBF')).fuse(reads)
     np.testing.assert_allclose(out.boxes, [[11, 11, 31, 31]], atol=1e-4)
-    assert out.agreement.tolist() == [1] and out.scores.tolist() == [0.5]
+    assert out.agreement.tolist() == [1] and out.confidences.tolist() == [0.5]
 
 
 def test_exact_duplicate_box_is_dropped_and_counted(tmp_path):
@@ -125,7 +125,7 @@ def test_exact_duplicate_box_is_dropped_and_counted(tmp_path):
     assert len(src.reads[0]) == 2
     fused = FUSION_METHODS.build(dict(type='WBF')).fuse_dataset(src.reads)[0]
     assert fused.agreement.tolist() == [2]
-    assert fused.scores.tolist() == pytest.approx([2 / 3])
+    assert fused.confidences.tolist() == pytest.approx([2 / 3])
 
 
 def test_fuse_tool_summary_reports_duplicates(tmp_path):
@@ -171,7 +171,7 @@ def test_fused_file_without_readers_keeps_its_negatives(tmp_path):
     data = coco(images=[dict(id=1, file_name='a.png', width=SIZE, height=SIZE),
                         dict(id=2, file_name='b.png', width=SIZE, height=SIZE)],
                 anns=[dict(id=1, image_id=1, category_id=1, bbox=[10, 10, 20, 20],
-                           score=0.5, agreement=1)])
+                           confidence=0.5, agreement=1)])
     src = load_multi_reader_coco(write_json(tmp_path, data))
     assert src.kind == 'fused' and [im['readers'] for im in src.images] == [['fused']] * 2
 
@@ -334,7 +334,7 @@ def test_duplicated_csv_rows_are_dropped_and_agreement_is_two_of_three(tmp_path)
     src = load_multi_reader_coco(out)
     fused = FUSION_METHODS.build(dict(type='WBF')).fuse_dataset(src.reads)[0]
     assert fused.agreement.tolist() == [2]
-    assert fused.scores.tolist() == pytest.approx([2 / 3])
+    assert fused.confidences.tolist() == pytest.approx([2 / 3])
 
 
 def test_already_clear_csv_errors_stay_clear(tmp_path):

@@ -300,7 +300,7 @@ def test_converted_file_fuses_and_draws(tmp_path):
     # WBF: the two Cardiomegaly boxes fuse (2 of R = 3 readers), the nodule stands alone
     order = np.argsort(fused.labels)
     assert fused.labels[order].tolist() == [3, 8]
-    np.testing.assert_allclose(fused.scores[order], [2 / 3, 1 / 3], rtol=1e-6)
+    np.testing.assert_allclose(fused.confidences[order], [2 / 3, 1 / 3], rtol=1e-6)
     assert items[0]['image'][0, 0] == 255   # MONOCHROME1: low values shown bright
     out = tmp_path / 'fig.png'
     plot_fusion_comparison(items, str(out), names, readers)

@@ -154,7 +154,7 @@ def test_fusion_at_load_matches_the_method(data, tmp_path):
         assert len(inst) == len(fb)
         np.testing.assert_allclose(np.reshape([i['bbox'] for i in inst], (-1, 4)),
                                    fb.boxes.reshape(-1, 4), rtol=0, atol=1e-4)
-        assert [i['confidence'] for i in inst] == fb.scores.tolist()
+        assert [i['confidence'] for i in inst] == fb.confidences.tolist()
         assert [i['agreement'] for i in inst] == fb.agreement.tolist()
         assert all(i['reader'] == '' for i in inst)
     img1 = {i['bbox_label']: i for i in infos(ds)[0]['instances']}

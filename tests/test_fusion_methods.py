@@ -41,7 +41,7 @@ def test_all_boxes_keeps_every_box_with_weight_one():
     out = AllBoxes().fuse(CASE)
     np.testing.assert_array_equal(out.boxes, CASE.boxes)
     np.testing.assert_array_equal(out.labels, CASE.labels)
-    assert out.scores.tolist() == [1, 1, 1] and out.agreement.tolist() == [1, 1, 1]
+    assert out.confidences.tolist() == [1, 1, 1] and out.agreement.tolist() == [1, 1, 1]
 
 
 def test_allboxes_agreement_keeps_every_box_with_its_cluster_agreement():
@@ -53,7 +53,7 @@ def test_allboxes_agreement_keeps_every_box_with_its_cluster_agreement():
     np.testing.assert_array_equal(out.boxes, np.asarray(boxes, np.float32))
     assert out.labels.tolist() == [0, 0, 1, 0]
     assert out.agreement.tolist() == [2, 2, 1, 2]
-    np.testing.assert_allclose(out.scores, [2 / 3, 2 / 3, 1 / 3, 2 / 3], rtol=1e-6)
+    np.testing.assert_allclose(out.confidences, [2 / 3, 2 / 3, 1 / 3, 2 / 3], rtol=1e-6)
     # the clusters are WBF's: same agreements as the fused boxes
     assert sorted(WBF().fuse(reads).agreement.tolist()) == [1, 2]
     assert isinstance(build_fusion('all_boxes_agreement', iou_thr=0.5), AllBoxesAgreement)
@@ -63,7 +63,7 @@ def test_allboxes_agreement_keeps_every_box_with_its_cluster_agreement():
 def test_single_reader_keeps_that_readers_boxes():
     out = SingleReader(reader='B').fuse(CASE)
     np.testing.assert_array_equal(out.boxes, CASE.boxes[1:])
-    assert out.labels.tolist() == [0, 1] and out.scores.tolist() == [1, 1]
+    assert out.labels.tolist() == [0, 1] and out.confidences.tolist() == [1, 1]
     assert len(SingleReader(reader='C').fuse(CASE)) == 0
 
 
@@ -72,11 +72,11 @@ def test_majority_vote_keeps_clusters_of_half_the_readers():
     assert len(out) == 1
     np.testing.assert_allclose(out.boxes[0], [11, 11, 51, 51])
     assert out.labels.tolist() == [0] and out.agreement.tolist() == [2]
-    assert out.scores[0] == pytest.approx(2 / 3)
+    assert out.confidences[0] == pytest.approx(2 / 3)
     two = reads(CASE.boxes, CASE.labels, CASE.readers, ['A', 'B'])  # need 1 of 2
     out2 = MajorityVote().fuse(two)
     assert sorted(out2.agreement.tolist()) == [1, 2]
-    np.testing.assert_allclose(sorted(out2.scores.tolist()), [0.5, 1.0])
+    np.testing.assert_allclose(sorted(out2.confidences.tolist()), [0.5, 1.0])
 
 
 def test_majority_vote_one_box_per_reader_per_cluster():
@@ -97,10 +97,10 @@ def test_nms_keeps_one_of_the_agreeing_boxes():
     assert len(out) == 2
     k = out.labels.tolist().index(0)
     assert any(np.allclose(out.boxes[k], b) for b in CASE.boxes[:2])
-    assert out.agreement[k] == 2 and out.scores[k] == pytest.approx(2 / 3)
+    assert out.agreement[k] == 2 and out.confidences[k] == pytest.approx(2 / 3)
     j = 1 - k
     np.testing.assert_allclose(out.boxes[j], CASE.boxes[2])
-    assert out.agreement[j] == 1 and out.scores[j] == pytest.approx(1 / 3)
+    assert out.agreement[j] == 1 and out.confidences[j] == pytest.approx(1 / 3)
 
 
 def test_soft_nms_keeps_overlapping_boxes():
@@ -148,7 +148,7 @@ def test_reliability_estimates_leave_one_out():
         assert e['weight'] == pytest.approx(1.0)
     assert m.iterations == 1
     # equal weights: confidence = readers / R
-    assert out[0].scores.tolist() == [1.0] and out[1].scores.tolist() == [0.5]
+    assert out[0].confidences.tolist() == [1.0] and out[1].confidences.tolist() == [0.5]
     table = m.report()
     assert 'precision' in table and '0.667' in table
 
@@ -199,13 +199,13 @@ def test_reliability_down_weights_the_noisy_reader():
         for k, cluster in enumerate(mem.members):
             agreeing = {r.readers[i] for i in cluster}
             expect = sum(w[x] for x in agreeing) / sum(w.values())
-            assert f.scores[k] == pytest.approx(expect, rel=1e-5)
+            assert f.confidences[k] == pytest.approx(expect, rel=1e-5)
     # plain WBF gives 1/3 to a box only R3 drew and 2/3 to one R1 and R2 drew
     by_set = {}
     for r, f, mem in zip(data, out, members):
         for k, c in enumerate(mem.members):
             key = frozenset(r.readers[i] for i in c)
-            by_set.setdefault(key, []).append(float(f.scores[k]))
+            by_set.setdefault(key, []).append(float(f.confidences[k]))
     assert max(by_set[frozenset({'R3'})]) < 1 / 3 - 0.05
     assert min(by_set[frozenset({'R1', 'R2'})]) > 2 / 3 + 0.05
 

@@ -53,7 +53,7 @@ def test_argument_order_labels_and_scores_not_swapped():
 
     out = WBF(iou_thr=0.4).fuse(r)
     assert sorted(out.labels.tolist()) == [0, 2]
-    np.testing.assert_allclose(out.scores, [0.5, 0.5])
+    np.testing.assert_allclose(out.confidences, [0.5, 0.5])
     np.testing.assert_array_equal(out.agreement, [1, 1])
     np.testing.assert_allclose(np.sort(out.boxes, 0), np.sort(r.boxes, 0), atol=1e-4)
     np.testing.assert_allclose(out.boxes, right_b * wh, atol=1e-4)
@@ -67,14 +67,14 @@ def test_confidence_counts_absent_readers(drawn, expected_c, expected_n):
     r = reads(base[:len(drawn)], [0] * len(drawn), drawn, ['A', 'B', 'C'])
     out = WBF().fuse(r)
     assert len(out) == 1
-    assert out.scores[0] == pytest.approx(expected_c)
+    assert out.confidences[0] == pytest.approx(expected_c)
     assert out.agreement[0] == expected_n
     np.testing.assert_allclose(out.boxes[0], np.mean(base[:len(drawn)], 0), atol=1e-4)
 
 
 def test_single_reader_image_and_empty_images():
     out = WBF().fuse(reads([[1, 1, 5, 5]], [3], ['A'], ['A']))
-    assert out.scores.tolist() == [1.0] and out.agreement.tolist() == [1]
+    assert out.confidences.tolist() == [1.0] and out.agreement.tolist() == [1]
     assert out.labels.tolist() == [3]
     empty = WBF().fuse(reads(np.zeros((0, 4)), [], [], ['A', 'B']))
     assert isinstance(empty, FusedBoxes) and len(empty) == 0
@@ -89,7 +89,7 @@ def test_agreement_is_capped_at_readers():
     r = reads([[10, 10, 40, 40], [11, 11, 41, 41], [10, 11, 40, 41]], [0, 0, 0],
               ['A', 'A', 'B'], ['A', 'B'])
     out = WBF().fuse(r)
-    assert len(out) == 1 and out.agreement[0] == 2 and out.scores[0] == 1.0
+    assert len(out) == 1 and out.agreement[0] == 2 and out.confidences[0] == 1.0
 
 
 def test_iou_threshold_is_applied():
@@ -106,11 +106,11 @@ def test_reader_weights_move_the_box_not_the_agreement():
     r = reads([[0, 0, 10, 10], [2, 2, 12, 12]], [0, 0], ['A', 'B'], ['A', 'B'])
     out = WBF(reader_weights={'A': 3.0, 'B': 1.0}).fuse(r)
     np.testing.assert_allclose(out.boxes, [[0.5, 0.5, 10.5, 10.5]], atol=1e-5)
-    assert out.scores.tolist() == [1.0] and out.agreement.tolist() == [2]
+    assert out.confidences.tolist() == [1.0] and out.agreement.tolist() == [2]
     b, s, _ = library_wbf(r, weights=[3.0, 1.0], iou_thr=0.4)
     np.testing.assert_allclose(out.boxes, b, atol=1e-5)
     wbf_scores = WBF(reader_weights={'A': 3.0, 'B': 1.0}, score_mode='wbf').fuse(r)
-    assert wbf_scores.scores[0] == pytest.approx(s[0])
+    assert wbf_scores.confidences[0] == pytest.approx(s[0])
 
 
 def random_reads(rng, n_images, max_readers=5, ties=True):
@@ -192,7 +192,7 @@ def test_from_loaded_file_absent_vote():
                                reader='R2')])
     src = load_multi_reader_coco(d)
     out = WBF().fuse_dataset(src.reads)[0]
-    assert out.scores.tolist() == pytest.approx([1 / 3]) and out.agreement.tolist() == [1]
+    assert out.confidences.tolist() == pytest.approx([1 / 3]) and out.agreement.tolist() == [1]
     np.testing.assert_allclose(out.boxes, [[4, 4, 14, 14]], atol=1e-5)
 
 
@@ -216,8 +216,8 @@ def test_benchmark_data_agrees_with_direct_calls():
         # the same rows with their scores: c == s unless a reader drew a class
         # twice (the library counts boxes, c counts distinct readers)
         theirs = canonical(b * wh, s, lab)
-        mine = canonical(f.boxes, f.scores, f.labels)
+        mine = canonical(f.boxes, f.confidences, f.labels)
         if len(set(zip(r.readers.tolist(), r.labels.tolist()))) == len(r):
             np.testing.assert_allclose(mine[:, 1], theirs[:, 1], atol=1e-6)
         else:
-            assert np.all(np.sort(f.scores) <= np.sort(s) + 1e-6)
+            assert np.all(np.sort(f.confidences) <= np.sort(s) + 1e-6)

@@ -187,7 +187,8 @@ def test_dump_and_load_round_trip(tmp_path):
     assert a['bbox'] == [10.5, 20.25, 29.5, 39.75]
     assert a['category_id'] == 3 and a['iscrowd'] == 0 and a['agreement'] == 2
     assert a['area'] == pytest.approx(29.5 * 39.75)
-    assert a['score'] == pytest.approx(2 / 3, abs=1e-6)
+    assert a['confidence'] == pytest.approx(2 / 3, abs=1e-6)
+    assert 'score' not in a   # a fused truth file is not a COCO results file
     assert on_disk['images'][0]['readers'] == ['R1', 'R2', 'R3']
     assert on_disk['info']['fusion']['type'] == 'WBF'
     assert on_disk['info']['fusion']['iou_thr'] == 0.4
@@ -198,7 +199,7 @@ def test_dump_and_load_round_trip(tmp_path):
     assert back.cat_ids == src.cat_ids
     np.testing.assert_allclose(back.reads[0].boxes, fused[0].boxes, rtol=0, atol=1e-5)
     np.testing.assert_array_equal(back.reads[0].labels, fused[0].labels)
-    np.testing.assert_allclose(back.confidences[0], fused[0].scores)
+    np.testing.assert_allclose(back.confidences[0], fused[0].confidences)
     np.testing.assert_array_equal(back.agreements[0], [2])
     assert back.reads[0].readers.tolist() == [FUSED_READER]
     assert back.reads[0].image_readers == ['R1', 'R2', 'R3']
@@ -209,16 +210,22 @@ def test_fused_file_validation():
     d = base_coco()
     for a in d['annotations']:
         a.pop('reader')
-        a.update(score=0.5, agreement=1)
+        a.update(confidence=0.5, agreement=1)
     assert load_multi_reader_coco(copy.deepcopy(d)).kind == 'fused'
-    d['annotations'][1]['score'] = 1.5
-    with pytest.raises(ValueError, match='annotation id 11 .*score 1.5 outside'):
+    # files of earlier versions call the confidence "score"
+    legacy = copy.deepcopy(d)
+    for a in legacy['annotations']:
+        a['score'] = a.pop('confidence')
+    back = load_multi_reader_coco(legacy)
+    assert back.kind == 'fused' and back.confidences[0].tolist() == [0.5] * len(back.reads[0])
+    d['annotations'][1]['confidence'] = 1.5
+    with pytest.raises(ValueError, match='annotation id 11 .*confidence 1.5 outside'):
         load_multi_reader_coco(d)
-    d['annotations'][1].update(score=0.5, agreement=0)
+    d['annotations'][1].update(confidence=0.5, agreement=0)
     with pytest.raises(ValueError, match='annotation id 11 .*agreement'):
         load_multi_reader_coco(d)
     d['annotations'][1].pop('agreement')
-    with pytest.raises(ValueError, match='annotation id 11 .*no "score"/"agreement"'):
+    with pytest.raises(ValueError, match='annotation id 11 .*no "confidence"/"agreement"'):
         load_multi_reader_coco(d)
 
 

@@ -44,8 +44,8 @@ def _hand_made():
     ]
     fused = [
         FusedBoxes(boxes=[[0.5, 0, 10.5, 10], [0, 0, 10, 10], [50, 50, 60, 60]],
-                   labels=[0, 1, 0], scores=[2 / 3, 1 / 3, 1 / 3], agreement=[2, 1, 1]),
-        FusedBoxes(boxes=[[0, 0, 5, 5]], labels=[2], scores=[0.5], agreement=[1]),
+                   labels=[0, 1, 0], confidences=[2 / 3, 1 / 3, 1 / 3], agreement=[2, 1, 1]),
+        FusedBoxes(boxes=[[0, 0, 5, 5]], labels=[2], confidences=[0.5], agreement=[1]),
     ]
     return reads, fused
 

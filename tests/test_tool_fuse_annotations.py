@@ -52,9 +52,9 @@ def test_readme_example(tmp_path):
     fused = json.loads(out.read_text())
     assert fused['info']['fusion']['type'] == 'WBF'
     assert fused['info']['fusion']['iou_thr'] == 0.4
-    anns = sorted(fused['annotations'], key=lambda a: -a['score'])
+    anns = sorted(fused['annotations'], key=lambda a: -a['confidence'])
     assert [a['agreement'] for a in anns] == [3, 1]
-    assert anns[0]['score'] == pytest.approx(1.0) and anns[1]['score'] == pytest.approx(1 / 3)
+    assert anns[0]['confidence'] == pytest.approx(1.0) and anns[1]['confidence'] == pytest.approx(1 / 3)
     assert [a['category_id'] for a in anns] == [1, 2]
     assert anns[1]['bbox'] == pytest.approx([40, 40, 10, 10])
     assert load_multi_reader_coco(out).kind == 'fused'

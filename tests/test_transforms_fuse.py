@@ -57,7 +57,7 @@ def test_same_boxes_as_the_method(cfg, seed):
     inst = PackMultiReaderInputs()(out)['data_samples'].gt_instances
     np.testing.assert_array_equal(inst.bboxes.tensor.numpy(), expected.boxes)
     np.testing.assert_array_equal(inst.labels.numpy(), expected.labels)
-    np.testing.assert_array_equal(inst.confidences.numpy(), expected.scores)
+    np.testing.assert_array_equal(inst.confidences.numpy(), expected.confidences)
     np.testing.assert_array_equal(inst.agreements.numpy(), expected.agreement)
     assert not out['gt_ignore_flags'].any()
     assert (out['gt_readers'] == '').all()

@@ -116,5 +116,5 @@ class FusedAnnotations:
         meta['fusion'] = repr(self.method)
         return dict(meta=meta, boxes=[f.boxes for f in fused],
                     labels=[f.labels for f in fused],
-                    scores=[f.scores for f in fused],
+                    scores=[f.confidences for f in fused],
                     agreements=[f.agreement for f in fused])

@@ -48,7 +48,7 @@ def agreement_histogram(reads: Sequence[ImageReads],
     """Fused boxes counted by (agreement, R) of their image, with mean confidence."""
     hist = AgreementHistogram()
     for r, f in zip(reads, fused):
-        hist.add(r.num_readers, f.agreement.tolist(), f.scores.tolist())
+        hist.add(r.num_readers, f.agreement.tolist(), f.confidences.tolist())
     return hist
 
 

@@ -148,7 +148,7 @@ class AllBoxesAgreement(WBF):
         agree = np.zeros(n, dtype=np.int64)
         kept = np.zeros(n, dtype=bool)
         for k, members in enumerate(fused.members):
-            conf[members] = cluster.scores[k]
+            conf[members] = cluster.confidences[k]
             agree[members] = cluster.agreement[k]
             kept[members] = True
         return FusedBoxes(reads.boxes[kept], reads.labels[kept], conf[kept], agree[kept])

@@ -8,9 +8,10 @@ on the image is an absent vote). Three kinds of file are accepted:
 * ``multi_reader``: some annotation has the reader key or some image has
   ``readers`` (and the annotations are not fused); every box must then name
   its reader;
-* ``fused``: output of truth inference, annotations carry ``score``
-  (confidence) and ``agreement`` and no reader; boxes get the reader id
-  :data:`FUSED_READER`;
+* ``fused``: output of truth inference, annotations carry ``confidence``
+  (c, a fraction) and ``agreement`` (readers' count) and no reader; boxes get
+  the reader id :data:`FUSED_READER`. Files written before the key was named
+  ``confidence`` call it ``score``; it is read the same way;
 * ``single_truth``: a clean COCO file with no reader information (test sets);
   every box gets the reader id :data:`SINGLE_TRUTH_READER` and every image the
   reader list ``[SINGLE_TRUTH_READER]``.
@@ -38,6 +39,9 @@ from mmmulti.utils.atomic import dump_json_atomic
 
 SINGLE_TRUTH_READER = 'truth'
 FUSED_READER = 'fused'
+#: annotation key of a fused box's confidence c (``score`` in files of earlier versions)
+CONFIDENCE_KEY = 'confidence'
+LEGACY_CONFIDENCE_KEY = 'score'
 
 #: Reasons a box is dropped, in the order they are checked.
 DROP_REASONS = ('nan', 'x2<x1', 'y2<y1', 'zero_area', 'out_of_image', 'iscrowd',
@@ -107,7 +111,7 @@ class MultiReaderCoco:
     cat_ids: List[int]
     reads: List[ImageReads]
     ann_ids: List[np.ndarray]                  # (N,) int64 annotation id per box
-    confidences: List[np.ndarray]              # (N,) float32, 'score' or 1.0
+    confidences: List[np.ndarray]              # (N,) float32, 'confidence' or 1.0
     agreements: List[np.ndarray]               # (N,) int64, 'agreement' or 1
     drops: DropReport
     reader_key: str = 'reader'
@@ -223,7 +227,8 @@ def load_multi_reader_coco(path_or_dict: Union[str, os.PathLike, dict],
 
     # kind of file ------------------------------------------------------------
     has_reader_key = any(reader_key in a for a in raw_anns)
-    has_fused_keys = any(('agreement' in a or 'score' in a) for a in raw_anns)
+    has_fused_keys = any(('agreement' in a or CONFIDENCE_KEY in a or LEGACY_CONFIDENCE_KEY in a)
+                         for a in raw_anns)
     has_image_readers = any('readers' in im for im in raw_images)
     if has_reader_key:
         kind = 'multi_reader'
@@ -338,16 +343,17 @@ def load_multi_reader_coco(path_or_dict: Union[str, os.PathLike, dict],
         drew[i].add(reader)
         # confidence / agreement
         conf, agree = 1.0, 1
-        if kind == 'fused' or 'score' in ann or 'agreement' in ann:
-            if kind == 'fused' and ('score' not in ann or 'agreement' not in ann):
-                raise ValueError(f'{rec}: fused file but no "score"/"agreement"')
+        conf_key = CONFIDENCE_KEY if CONFIDENCE_KEY in ann else LEGACY_CONFIDENCE_KEY
+        if kind == 'fused' or conf_key in ann or 'agreement' in ann:
+            if kind == 'fused' and (conf_key not in ann or 'agreement' not in ann):
+                raise ValueError(f'{rec}: fused file but no "{CONFIDENCE_KEY}"/"agreement"')
             try:
-                conf = float(ann.get('score', 1.0))
+                conf = float(ann.get(conf_key, 1.0))
                 agree = ann.get('agreement', 1)
             except (TypeError, ValueError):
-                raise ValueError(f'{rec}: malformed score {ann.get("score")!r}') from None
+                raise ValueError(f'{rec}: malformed {conf_key} {ann.get(conf_key)!r}') from None
             if not (math.isfinite(conf) and 0.0 < conf <= 1.0):
-                raise ValueError(f'{rec}: score {conf} outside (0, 1]')
+                raise ValueError(f'{rec}: {conf_key} {conf} outside (0, 1]')
             if not isinstance(agree, int) or isinstance(agree, bool) or agree < 1:
                 raise ValueError(f'{rec}: agreement {agree!r} must be an int >= 1')
         # geometry
@@ -447,14 +453,14 @@ def fused_to_coco(src: MultiReaderCoco, fused: Sequence[FusedBoxes],
     anns = []
     next_id = 1
     for img, fb in zip(src.images, fused):
-        for box, label, score, agree in zip(fb.boxes.tolist(), fb.labels.tolist(),
-                                            fb.scores.tolist(), fb.agreement.tolist()):
+        for box, label, conf, agree in zip(fb.boxes.tolist(), fb.labels.tolist(),
+                                           fb.confidences.tolist(), fb.agreement.tolist()):
             x1, y1, x2, y2 = box
             w, h = x2 - x1, y2 - y1
             anns.append(dict(id=next_id, image_id=img['id'],
                              category_id=src.cat_ids[label],
                              bbox=[x1, y1, w, h], area=w * h, iscrowd=0,
-                             score=score, agreement=int(agree)))
+                             confidence=conf, agreement=int(agree)))
             next_id += 1
     info = dict(src.info)
     info['fusion'] = dict(method_info, source=src.source,
@@ -468,7 +474,9 @@ def dump_fused_coco(src: MultiReaderCoco, fused: Sequence[FusedBoxes],
     """Write the fused truth as COCO json.
 
     Annotations carry ``bbox`` (xywh), ``category_id``, ``area``, ``iscrowd`` 0,
-    ``score`` (the confidence c) and ``agreement`` (readers' count); images keep
+    ``confidence`` (c, the readers' agreement as a fraction) and ``agreement``
+    (the readers' count) -- no ``score``, so it cannot pass for a COCO results
+    file; images keep
     their ``readers``; ``info.fusion`` holds ``method_info`` plus the source
     file and the input drop counts. Returns the written dict.
     """

@@ -97,8 +97,8 @@ def draw_fused_boxes(ax, fused, class_names: Optional[Sequence[str]] = None,
     import matplotlib
     colormap = matplotlib.colormaps[cmap]
     placer = _LabelPlacer(ax, fontsize)
-    for k in np.argsort(-fused.scores, kind='stable'):  # most agreed first, best corner
-        box, label, score, agree = (fused.boxes[k], fused.labels[k], fused.scores[k],
+    for k in np.argsort(-fused.confidences, kind='stable'):  # most agreed first, best corner
+        box, label, score, agree = (fused.boxes[k], fused.labels[k], fused.confidences[k],
                                     fused.agreement[k])
         color = colormap(float(1.0 - score) * 0.8)  # c = 1: red ... low c: orange/yellow
         _rect(ax, box, color, lw=1.0 + 1.5 * float(score))

@@ -104,7 +104,7 @@ class FuseAnnotations(BaseTransform):
         out_boxes = np.concatenate([fused.boxes, boxes_np[ignore]]).astype(
             np.float32).reshape(-1, 4)
         out_labels = np.concatenate([fused.labels, labels[ignore]])
-        out_conf = np.concatenate([fused.scores, conf[ignore]])
+        out_conf = np.concatenate([fused.confidences, conf[ignore]])
         out_agr = np.concatenate([fused.agreement, agr[ignore]])
         n_fused = len(fused)
         out_ignore = np.concatenate(
