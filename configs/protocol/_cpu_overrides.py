@@ -48,9 +48,13 @@ cfg = dict(
         visualizer=dict(vis_backends=[dict(type='LocalVisBackend'),
                                       dict(type='TensorboardVisBackend')]),
     ),
+    # box gain 0.1 (the 60-epoch configs: 0.05): with the class gain raised to 4, the
+    # box loss had 1/80 of the class loss's weight and localised coarsely; at 1/40
+    # mAP[.5:.95] rose by 0.05 at an unchanged mAP@0.4 (docs/recipes.md)
     yolo=dict(model=dict(
         backbone=dict(deepen_factor=0.33, widen_factor=0.25),
         neck=dict(deepen_factor=0.33, widen_factor=0.25),
-        bbox_head=dict(widen_factor=0.25, train_size=img_size))),
+        bbox_head=dict(widen_factor=0.25, train_size=img_size,
+                       loss_weights=dict(box=0.1)))),
 )
 ensemble = dict(iou_thr=0.4, skip_box_thr=0.0, conf_type='avg')
