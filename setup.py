@@ -40,6 +40,7 @@ setup(
         'mmmulti-train = mmmulti.cli.train:main',
         'mmmulti-test = mmmulti.cli.test:main',
         'mmmulti-protocol = mmmulti.protocol.cli:main',
+        'mmmulti-study = mmmulti.protocol.study:main',
     ]},
     license='Apache-2.0',
     python_requires='>=3.9',

@@ -50,6 +50,9 @@ class ProtocolSettings:
     arms: Optional[Sequence[str]] = None
     seeds: Optional[Sequence[int]] = None
     extra_cfg: Dict = field(default_factory=dict)
+    #: merged into the scale's ``data`` (simulator settings: ``preset``,
+    #: ``proficiency``, ``seed``...), as a study sweeps them
+    data_overrides: Dict = field(default_factory=dict)
 
 
 def _log(msg: str) -> None:
@@ -106,6 +109,8 @@ class ProtocolRunner:
     def __init__(self, settings: ProtocolSettings):
         self.s = settings
         self.scale = Config.fromfile(settings.scale_file)
+        if settings.data_overrides:
+            self.scale.merge_from_dict({'data': dict(settings.data_overrides)})
         self.name = osp.splitext(osp.basename(settings.scale_file))[0]
         self.data_root = settings.data_root or self.scale.get(
             'data_root', f'data/{settings.dataset}_{self.name}')
