@@ -13,7 +13,7 @@ import torch
 from mmengine.structures import InstanceData
 
 import mmmulti  # noqa: F401  (registers the mmmulti scope)
-from mmmulti.models import EARLOptions, apply_earl, strip_earl
+from mmmulti.models import EARLOptions, build_earl_head
 from mmmulti.registry import MODELS
 
 GN = dict(type='GN', num_groups=4, requires_grad=True)
@@ -78,6 +78,21 @@ def build_head(name: str, **overrides):
     torch.manual_seed(0)
     head = MODELS.build(cfg)
     return head
+
+
+def build_earl(name: str, like=None, **options):
+    """``EARL<Head>`` built from the same config through ``type='EARL'``; with
+    ``like``, its weights are loaded (strictly: the keys must be the plain
+    head's) so both compute from identical parameters."""
+    cfg = copy.deepcopy(HEADS[name])
+    head_type = cfg.pop('type')
+    if MODELS.get(head_type) is None:
+        pytest.skip(f'{head_type} is not registered')
+    torch.manual_seed(0)
+    earl = MODELS.build(dict(type='EARL', head_type=head_type, earl=options, **cfg))
+    if like is not None:
+        earl.load_state_dict(like.state_dict())
+    return earl
 
 
 def make_gts(weights=None, agreements=None):
@@ -174,16 +189,16 @@ def test_weights_one_give_the_plain_losses_exactly(name):
     head = build_head(name)
     outs = head_outputs(head)
     plain = head.loss_by_feat(*outs, make_gts(), METAS)
-    earl = apply_earl(copy.deepcopy(head))
+    earl = build_earl(name, head)
     assert type(earl).__name__ == f'EARL<{type(head).__name__}>'
     ones = [[1.0, 1.0, 1.0]] * 2
     # explicit ones, absent fields, counts of one, and uniform weights under 'mean'
     assert_losses_equal(plain, earl.loss_by_feat(*outs, make_gts(ones), METAS))
     assert_losses_equal(plain, earl.loss_by_feat(*outs, make_gts(), METAS))
-    apply_earl(earl, weight_mode='count')
+    earl.set_earl_options(weight_mode='count')
     assert_losses_equal(plain, earl.loss_by_feat(*outs, make_gts(agreements=[[1] * 3] * 2),
                                                  METAS))
-    apply_earl(earl, normalize='mean')
+    earl.set_earl_options(normalize='mean')
     assert_losses_equal(plain, earl.loss_by_feat(*outs, make_gts([[0.5] * 3] * 2), METAS))
 
 
@@ -191,16 +206,18 @@ def test_weights_one_give_the_plain_losses_exactly(name):
 def test_state_dict_keys_and_values_interchange(name):
     head = build_head(name)
     plain_sd = head.state_dict()
-    earl = apply_earl(copy.deepcopy(head))
+    earl = build_earl(name, head)
     earl_sd = earl.state_dict()
     assert list(plain_sd) == list(earl_sd)
     assert all(torch.equal(plain_sd[k], earl_sd[k]) for k in plain_sd)
-    fresh = build_head(name)
+    fresh = build_earl(name)
     for p in fresh.parameters():
         p.data.add_(1.0)
-    apply_earl(fresh).load_state_dict(plain_sd)  # strict
+    fresh.load_state_dict(plain_sd)  # strict
     assert all(torch.equal(fresh.state_dict()[k], plain_sd[k]) for k in plain_sd)
-    assert type(strip_earl(fresh)) is type(head)
+    assert isinstance(fresh, type(head)) and type(fresh).__earl_base__ is type(head)
+    # and back: an EARL checkpoint loads into the plain head
+    build_head(name).load_state_dict(fresh.state_dict())
 
 
 @pytest.mark.parametrize('name', ORACLE_HEADS)
@@ -208,7 +225,7 @@ def test_doubling_one_gt_doubles_exactly_its_priors(name):
     head = build_head(name)
     outs = head_outputs(head)
     labels = plain_target_labels(name, head, outs, make_gts())
-    earl = apply_earl(copy.deepcopy(head))
+    earl = build_earl(name, head)
     ones = [[1.0, 1.0, 1.0], [1.0, 1.0, 1.0]]
     doubled = [[1.0, 2.0, 1.0], [1.0, 1.0, 1.0]]  # gt of label 1 in image 0
     _, g1 = losses_and_grads(earl, outs, make_gts(ones))
@@ -233,7 +250,7 @@ def test_terms_without_box_leave_the_box_loss_unweighted(name):
     head = build_head(name)
     outs = head_outputs(head)
     plain_losses, g_plain = losses_and_grads(head, outs, make_gts())
-    earl = apply_earl(copy.deepcopy(head), terms=('cls', ))
+    earl = build_earl(name, head, terms=('cls', ))
     losses, g = losses_and_grads(earl, outs, make_gts([[2.0, 2.0, 2.0]] * 2))
     box = 1
     for lv in range(3):
@@ -248,8 +265,8 @@ def test_count_mode_reads_agreements(name):
     outs = head_outputs(head)
     counts = [[1, 2, 3], [3, 1, 2]]
     fractions = [[1 / 3, 2 / 3, 1.0], [1.0, 1 / 3, 2 / 3]]
-    count = apply_earl(copy.deepcopy(head), weight_mode='count')
-    as_conf = apply_earl(copy.deepcopy(head), weight_mode='fraction')
+    count = build_earl(name, head, weight_mode='count')
+    as_conf = build_earl(name, head, weight_mode='fraction')
     got = count.loss_by_feat(*outs, make_gts(fractions, agreements=counts), METAS)
     want = as_conf.loss_by_feat(*outs, make_gts([[float(c) for c in r] for r in counts]),
                                 METAS)
@@ -264,9 +281,9 @@ def test_mean_normalisation_keeps_mean_positive_weight_one(name):
     head = build_head(name)
     outs = head_outputs(head)
     weights = [[0.2, 1.0, 0.6], [1.0, 0.4, 0.8]]
-    raw = apply_earl(copy.deepcopy(head))
+    raw = build_earl(name, head)
     raw.loss_by_feat(*outs, make_gts(weights), METAS)
-    earl = apply_earl(copy.deepcopy(head), normalize='mean')
+    earl = build_earl(name, head, normalize='mean')
     earl.loss_by_feat(*outs, make_gts(weights), METAS)
     w = earl.earl_last_pos_weights
     assert w.numel() == raw.earl_last_pos_weights.numel() > 0
@@ -280,7 +297,8 @@ def test_yolox_l1_term_is_weighted():
     head.use_l1 = True
     outs = head_outputs(head)
     plain = head.loss_by_feat(*outs, make_gts(), METAS)
-    earl = apply_earl(copy.deepcopy(head))
+    earl = build_earl('yolox', head)
+    earl.use_l1 = True
     assert_losses_equal(plain, earl.loss_by_feat(*outs, make_gts([[1.0] * 3] * 2), METAS))
     double = earl.loss_by_feat(*outs, make_gts([[2.0] * 3] * 2), METAS)
     for k in ('loss_cls', 'loss_bbox', 'loss_l1'):
@@ -290,19 +308,20 @@ def test_yolox_l1_term_is_weighted():
 def test_yolov5_hook_receives_weights_and_options():
     head = build_head('yolov5')
     assert head.get_gt_weights(make_gts()) is None
-    earl = apply_earl(head, weight_mode='count', terms=('cls', 'box'), normalize='mean')
+    earl = build_earl('yolov5', head, weight_mode='count', terms=('cls', 'box'),
+                      normalize='mean')
     w = earl.get_gt_weights(make_gts([[0.5] * 3] * 2, agreements=[[1, 2, 3], [2, 2, 2]]))
     assert [x.tolist() for x in w] == [[1.0, 2.0, 3.0], [2.0, 2.0, 2.0]]
     assert earl.earl_terms == {'cls', 'box'} and earl.earl_normalize == 'mean'
-    strip_earl(earl)
-    assert earl.get_gt_weights(make_gts()) is None and earl.earl_normalize is None
+    # the plain head is untouched
+    assert head.get_gt_weights(make_gts()) is None and head.earl_normalize is None
 
 
 @pytest.mark.parametrize('name', ORACLE_HEADS)
 def test_empty_images(name):
     head = build_head(name)
     outs = head_outputs(head)
-    earl = apply_earl(copy.deepcopy(head), normalize='mean')
+    earl = build_earl(name, head, normalize='mean')
 
     def drop_second(gts):
         gts[1] = gts[1][torch.zeros(3, dtype=torch.bool)]
@@ -334,13 +353,13 @@ def test_config_builder_and_option_errors():
         with pytest.raises(err, match='EARL'):
             MODELS.build(dict(cfg, earl=bad))
     with pytest.raises(TypeError, match='no adapter for GFLHead'):
-        apply_earl(MODELS.build(dict(type='GFLHead', num_classes=C, in_channels=8,
-                                     feat_channels=8, stacked_convs=1, norm_cfg=GN,
-                                     anchor_generator=HEADS['atss']['anchor_generator'])))
+        MODELS.build(dict(type='EARL', head_type='GFLHead', num_classes=C, in_channels=8,
+                          feat_channels=8, stacked_convs=1, norm_cfg=GN,
+                          anchor_generator=HEADS['atss']['anchor_generator']))
 
 
 def test_misaligned_weights_are_an_error():
-    head = apply_earl(build_head('retina'))
+    head = build_earl('retina')
     outs = head_outputs(head)
     gts = make_gts([[1.0, 1.0, 1.0]] * 2)
     gts[0].confidences = torch.ones(3, 2)  # not one weight per box
@@ -364,7 +383,7 @@ def test_a_changed_loss_path_is_an_error_not_a_silent_misweight():
     with pytest.raises(RuntimeError, match='more often'):
         loss(torch.zeros(4, 4), torch.zeros(4, 4))
     # a queued call the head never made (e.g. a subclass dropped a loss term)
-    head = apply_earl(build_head('fcos'))
+    head = build_earl('fcos')
     original = head.loss_centerness
     head._earl_install_proxies()
     head.earl_push('loss_centerness', torch.ones(2))
@@ -372,18 +391,20 @@ def test_a_changed_loss_path_is_an_error_not_a_silent_misweight():
         head._earl_remove_proxies(check=True)
     assert head.loss_centerness is original
     # an AnchorHead subclass whose loss never calls get_targets
-    retina = build_head('retina')
-    outs = head_outputs(retina)
-    retina.__class__ = type('NoTargetsHead', (type(retina), ), dict(
+    no_targets = type('NoTargetsHead', (MODELS.get('RetinaHead'), ), dict(
         loss_by_feat=lambda self, cls_scores, *a, **k: dict(loss_cls=cls_scores[0].sum() * 0)))
+    cfg = copy.deepcopy(HEADS['retina'])
+    cfg.pop('type')
+    retina = build_earl_head(no_targets, **cfg)
+    outs = head_outputs(retina)
     with pytest.raises(RuntimeError, match='did not call get_targets'):
-        apply_earl(retina).loss_by_feat(*outs, make_gts(), METAS)
+        retina.loss_by_feat(*outs, make_gts(), METAS)
 
 
 def test_options_and_pickle():
     opts = EARLOptions.from_dict(dict(terms='cls'))
     assert opts.terms == frozenset({'cls'}) and opts.weight_mode == 'fraction'
-    head = apply_earl(build_head('retina'), terms=('cls', 'box'))
+    head = build_earl('retina', terms=('cls', 'box'))
     clone = pickle.loads(pickle.dumps(head))
     assert type(clone) is type(head)
     assert clone.earl_options.to_dict() == head.earl_options.to_dict()
@@ -395,7 +416,7 @@ def test_register_adapter_for_a_head_with_its_own_targets():
     from mmdet.models.dense_heads import RetinaHead
 
     from mmmulti.models import register_earl_adapter
-    from mmmulti.models.earl_adapters import AnchorHeadEARL
+    from mmmulti.models.earl.adapters import AnchorHeadEARL
 
     class OwnTargetsHead(RetinaHead):
         """Overrides get_targets (here trivially), so no built-in adapter fits."""
@@ -403,17 +424,20 @@ def test_register_adapter_for_a_head_with_its_own_targets():
         def get_targets(self, *args, **kwargs):
             return super().get_targets(*args, **kwargs)
 
-    head = build_head('retina')
+    cfg = copy.deepcopy(HEADS['retina'])
+    cfg.pop('type')
+    torch.manual_seed(0)
+    head = OwnTargetsHead(**cfg)
     outs = head_outputs(head)
-    head.__class__ = OwnTargetsHead
     with pytest.raises(TypeError, match='no adapter for OwnTargetsHead'):
-        apply_earl(copy.deepcopy(head))
+        build_earl_head(OwnTargetsHead, **cfg)
 
     class OwnTargetsHeadEARL(AnchorHeadEARL):
         """Its targets still come from AnchorHead's path: reuse that adapter."""
 
     register_earl_adapter(OwnTargetsHead, OwnTargetsHeadEARL)
-    earl = apply_earl(copy.deepcopy(head))
+    earl = build_earl_head(OwnTargetsHead, **cfg)
+    earl.load_state_dict(head.state_dict())
     assert isinstance(earl, OwnTargetsHeadEARL)
     assert_losses_equal(head.loss_by_feat(*outs, make_gts(), METAS),
                         earl.loss_by_feat(*outs, make_gts([[1.0] * 3] * 2), METAS))

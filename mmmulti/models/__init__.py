@@ -1,11 +1,11 @@
-"""Models: EARL (a decorator of mmdet dense heads) and the YOLOv5- and
+"""Models: EARL (:mod:`.earl`, around mmdet dense heads) and the YOLOv5- and
 EfficientDet-style components (backbones, necks, dense_heads, task_modules)."""
-from .earl import (EARLHeadMixin, EARLOptions, EARLWeightedLoss, apply_earl,  # noqa: F401
-                   build_earl_head, earl_class, find_earl_adapter, gt_earl_weights,
-                   register_earl_adapter, strip_earl)
+from .earl import (EARLHeadMixin, EARLOptions, EARLWeightedLoss,  # noqa: F401
+                   build_earl_head, earl_class, earl_prior_weights, find_earl_adapter,
+                   gt_earl_weights, register_earl_adapter)
 
 from . import backbones, dense_heads, layers, necks, task_modules  # noqa: F401,E402
 
-__all__ = ['EARLHeadMixin', 'EARLOptions', 'EARLWeightedLoss', 'apply_earl',
-           'build_earl_head', 'earl_class', 'find_earl_adapter', 'gt_earl_weights',
-           'register_earl_adapter', 'strip_earl']
+__all__ = ['EARLHeadMixin', 'EARLOptions', 'EARLWeightedLoss', 'build_earl_head',
+           'earl_class', 'earl_prior_weights', 'find_earl_adapter', 'gt_earl_weights',
+           'register_earl_adapter']

@@ -38,6 +38,7 @@ from torch import Tensor
 
 from mmmulti.registry import MODELS, TASK_UTILS
 from ..backbones.yolov5_csp_darknet import yolov5_channels
+from ..earl.weights import earl_prior_weights
 from ..task_modules import ShapeNeighbourAssigner  # noqa: F401  (registers the default)
 
 # YOLOv5's default anchors (pixels at 640 px input) for strides 8, 16, 32.
@@ -257,15 +258,9 @@ class YOLOv5Head(BaseDenseHead):
         # per-target weights (EARL); None keeps the plain YOLOv5 arithmetic
         tgt_weights: List[Optional[Tensor]] = [None] * self.num_levels
         if gt_weights is not None:
-            tgt_weights = [gt_weights[lv['gt_idx']] for lv in levels]
-            if self.earl_normalize == 'mean':
-                all_w = torch.cat(tgt_weights)
-                if all_w.numel() and all_w.mean() > 0:
-                    mean_w = all_w.mean()
-                    tgt_weights = [w / mean_w for w in tgt_weights]
-            elif self.earl_normalize is not None:
-                raise ValueError(f'{type(self).__name__}: earl_normalize must be None or '
-                                 f"'mean', got {self.earl_normalize!r}")
+            # every matched target is a positive prior of its gt
+            tgt_weights, _ = earl_prior_weights(
+                gt_weights, [lv['gt_idx'] for lv in levels], self.earl_normalize)
 
         def weighted(loss: Tensor, w: Optional[Tensor], term: str) -> Tensor:
             if w is None or term not in self.earl_terms:

@@ -34,7 +34,7 @@ YOLOv5Head         the head's own hook           ``get_gt_weights`` +
 queued call by call in the order the head's ``loss_by_feat`` makes them, with
 row counts asserted: a head whose loss path differs fails loudly.
 """
-from typing import List, Sequence
+from typing import List, Sequence, Tuple
 
 import torch
 from mmdet.models.dense_heads import (AnchorHead, ATSSHead, FCOSHead,
@@ -42,7 +42,7 @@ from mmdet.models.dense_heads import (AnchorHead, ATSSHead, FCOSHead,
 from mmdet.models.utils import images_to_levels
 from torch import Tensor
 
-from .earl import EARLHeadMixin, register_earl_adapter
+from .mixin import EARLHeadMixin
 
 SUPPORTED = ('AnchorHead family (RetinaHead, SSDHead, ... any subclass keeping '
              'AnchorHead.get_targets/_get_targets_single)', 'ATSSHead', 'FCOSHead',
@@ -285,9 +285,47 @@ class GtWeightHookEARL(EARLHeadMixin):
         self.earl_terms = set(self.earl_options.terms)
         self.earl_normalize = self.earl_options.normalize
 
-    def _earl_unconfigure(self) -> None:
-        self.earl_terms = {'cls', 'box', 'obj'}
-        self.earl_normalize = None
+
+# --------------------------------------------------------------------------
+# Which adapter a head class gets
+# --------------------------------------------------------------------------
+#: (matches, adapter) pairs, tried in order
+_ADAPTERS: List[Tuple[object, type]] = []
+
+
+def register_earl_adapter(matches, mixin: type, *, first: bool = True) -> None:
+    """Teach EARL a head family.
+
+    Args:
+        matches: a head class (its subclasses match) or a predicate
+            ``f(head_cls) -> bool``.
+        mixin: a subclass of :class:`EARLHeadMixin` overriding the head's
+            target/loss methods (call ``super()``); it must not add modules.
+        first: try it before the built-in adapters (default).
+    """
+    if not (isinstance(mixin, type) and issubclass(mixin, EARLHeadMixin)):
+        raise TypeError(f'EARL adapter {mixin!r} must subclass EARLHeadMixin')
+    if isinstance(matches, type):
+        base = matches
+        matches = lambda cls, base=base: issubclass(cls, base)  # noqa: E731
+    entry = (matches, mixin)
+    if first:
+        _ADAPTERS.insert(0, entry)
+    else:
+        _ADAPTERS.append(entry)
+    from .builder import clear_earl_classes
+    clear_earl_classes()
+
+
+def find_earl_adapter(head_cls: type) -> type:
+    """The adapter mixin for ``head_cls``; TypeError when none fits."""
+    for matches, mixin in _ADAPTERS:
+        if matches(head_cls):
+            return mixin
+    raise TypeError(
+        f'EARL: no adapter for {head_cls.__name__}. Supported: {SUPPORTED}. A head that '
+        'subclasses one of these and keeps its target and loss methods works as is; '
+        'otherwise register an adapter with mmmulti.models.register_earl_adapter')
 
 
 # order matters: the most specific family first
