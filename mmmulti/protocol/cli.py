@@ -35,14 +35,17 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def main(argv: Optional[Sequence[str]] = None) -> None:
+def resolve_scale(scale: str) -> tuple:
+    """``(scale file, scale name)`` of a shipped scale name or a scale file path."""
     from mmmulti.apis.configs import config_path
+    path = config_path(scale if scale.endswith('.py') else f'protocol/{scale}.py')
+    return path, osp.splitext(osp.basename(path))[0]
 
+
+def main(argv: Optional[Sequence[str]] = None) -> None:
     from .runner import ProtocolSettings, run_protocol
     args = parse_args(argv)
-    scale_file = config_path(args.scale if args.scale.endswith('.py')
-                             else f'protocol/{args.scale}.py')
-    name = osp.splitext(osp.basename(scale_file))[0]
+    scale_file, name = resolve_scale(args.scale)
     settings = ProtocolSettings(
         scale_file=scale_file, dataset=args.dataset, detector=args.detector,
         data_root=args.data_root, arms=args.arms, seeds=args.seeds,

@@ -201,11 +201,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
-    from mmmulti.apis.configs import config_path
+    from .cli import resolve_scale
     args = parse_args(argv)
-    scale_file = config_path(args.scale if args.scale.endswith('.py')
-                             else f'protocol/{args.scale}.py')
-    name = osp.splitext(osp.basename(scale_file))[0]
+    scale_file, name = resolve_scale(args.scale)
     settings = StudySettings(
         scale_file=scale_file, work_dir=args.work_dir or osp.join('work_dirs', f'study_{name}'),
         presets=args.presets, proficiencies=args.proficiencies, arms=args.arms,
