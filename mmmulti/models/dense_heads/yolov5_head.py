@@ -28,7 +28,6 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 from mmdet.models.dense_heads.base_dense_head import BaseDenseHead
 from mmdet.structures.bbox import get_box_tensor
 from mmdet.utils import InstanceList, OptConfigType, OptInstanceList, OptMultiConfig
@@ -39,35 +38,13 @@ from torch import Tensor
 from mmmulti.registry import MODELS, TASK_UTILS
 from ..backbones.yolov5_csp_darknet import yolov5_channels
 from ..earl.weights import earl_prior_weights
+from ..losses import bbox_ciou_xywh
 from ..task_modules import ShapeNeighbourAssigner  # noqa: F401  (registers the default)
 
 # YOLOv5's default anchors (pixels at 640 px input) for strides 8, 16, 32.
 YOLOV5_ANCHORS = [[(10, 13), (16, 30), (33, 23)],
                   [(30, 61), (62, 45), (59, 119)],
                   [(116, 90), (156, 198), (373, 326)]]
-
-
-def bbox_ciou_xywh(box1: Tensor, box2: Tensor, eps: float = 1e-7) -> Tensor:
-    """Complete IoU of paired (cx, cy, w, h) boxes, YOLOv5's formula.
-
-    mmdet's ``ciou_loss`` gates the aspect term with ``iou > 0.5``; YOLOv5
-    does not, so the formula is written out here. Returns shape (n,).
-    """
-    (x1, y1, w1, h1), (x2, y2, w2, h2) = box1.unbind(-1), box2.unbind(-1)
-    b1_x1, b1_x2, b1_y1, b1_y2 = x1 - w1 / 2, x1 + w1 / 2, y1 - h1 / 2, y1 + h1 / 2
-    b2_x1, b2_x2, b2_y1, b2_y2 = x2 - w2 / 2, x2 + w2 / 2, y2 - h2 / 2, y2 + h2 / 2
-    inter = (torch.min(b1_x2, b2_x2) - torch.max(b1_x1, b2_x1)).clamp(0) * \
-            (torch.min(b1_y2, b2_y2) - torch.max(b1_y1, b2_y1)).clamp(0)
-    union = w1 * h1 + w2 * h2 - inter + eps
-    iou = inter / union
-    cw = torch.max(b1_x2, b2_x2) - torch.min(b1_x1, b2_x1)  # enclosing box
-    ch = torch.max(b1_y2, b2_y2) - torch.min(b1_y1, b2_y1)
-    c2 = cw ** 2 + ch ** 2 + eps
-    rho2 = ((b2_x1 + b2_x2 - b1_x1 - b1_x2) ** 2 + (b2_y1 + b2_y2 - b1_y1 - b1_y2) ** 2) / 4
-    v = (4 / math.pi ** 2) * torch.pow(torch.atan(w2 / h2) - torch.atan(w1 / h1), 2)
-    with torch.no_grad():
-        alpha = v / (v - iou + (1 + eps))
-    return iou - (rho2 / c2 + v * alpha)
 
 
 @MODELS.register_module()
@@ -90,6 +67,12 @@ class YOLOv5Head(BaseDenseHead):
         train_size: training image size used by the obj gain (img/640)^2.
         iou_target_ratio: YOLOv5's ``gr``: obj target = (1-gr) + gr * IoU.
         label_smoothing: eps of YOLOv5's ``smooth_BCE``.
+        loss_cls, loss_obj: per-element losses of the class and objectness
+            logits (default mmdet's sigmoid ``CrossEntropyLoss``, mean).
+        loss_bbox: loss of the matched boxes (default
+            :class:`~mmmulti.models.losses.YOLOv5CIoULoss`, mean). All three
+            get EARL's per-target weights as ``weight``; the gains above
+            multiply their results.
     """
 
     def __init__(self,
@@ -104,6 +87,9 @@ class YOLOv5Head(BaseDenseHead):
                  train_size: int = 640,
                  iou_target_ratio: float = 1.0,
                  label_smoothing: float = 0.0,
+                 loss_cls: OptConfigType = None,
+                 loss_obj: OptConfigType = None,
+                 loss_bbox: OptConfigType = None,
                  train_cfg: OptConfigType = None,
                  test_cfg: OptConfigType = None,
                  init_cfg: OptMultiConfig = None) -> None:
@@ -141,6 +127,11 @@ class YOLOv5Head(BaseDenseHead):
         self.iou_target_ratio = iou_target_ratio
         self.cls_pos = 1.0 - 0.5 * label_smoothing
         self.cls_neg = 0.5 * label_smoothing
+        bce = dict(type='mmdet.CrossEntropyLoss', use_sigmoid=True, reduction='mean',
+                   loss_weight=1.0)
+        self.loss_cls = MODELS.build(loss_cls or bce)
+        self.loss_obj = MODELS.build(loss_obj or bce)
+        self.loss_bbox = MODELS.build(loss_bbox or dict(type='YOLOv5CIoULoss'))
         self.train_cfg = train_cfg
         self.test_cfg = test_cfg
         # EARL contract (see module docstring); subclasses override the hook.
@@ -262,10 +253,8 @@ class YOLOv5Head(BaseDenseHead):
             tgt_weights, _ = earl_prior_weights(
                 gt_weights, [lv['gt_idx'] for lv in levels], self.earl_normalize)
 
-        def weighted(loss: Tensor, w: Optional[Tensor], term: str) -> Tensor:
-            if w is None or term not in self.earl_terms:
-                return loss
-            return loss * (w if loss.dim() == 1 else w[:, None])
+        def term_weight(w: Optional[Tensor], term: str) -> Optional[Tensor]:
+            return w if w is not None and term in self.earl_terms else None
 
         lbox = torch.zeros(1, device=device)
         lobj = torch.zeros(1, device=device)
@@ -282,9 +271,10 @@ class YOLOv5Head(BaseDenseHead):
                 ps = pi[b, a, gj, gi]
                 pxy = ps[:, :2].sigmoid() * 2 - 0.5
                 pwh = (ps[:, 2:4].sigmoid() * 2) ** 2 * lv['anchors']
-                iou = bbox_ciou_xywh(torch.cat((pxy, pwh), 1), lv['tbox'])
-                lbox += weighted(1.0 - iou, w, 'box').mean()
-                iou = iou.detach().clamp(0).type(tobj.dtype)
+                pbox = torch.cat((pxy, pwh), 1)
+                lbox += self.loss_bbox(pbox, lv['tbox'], weight=term_weight(w, 'box'))
+                with torch.no_grad():  # the objectness target: the same CIoU
+                    iou = bbox_ciou_xywh(pbox, lv['tbox']).clamp(0).type(tobj.dtype)
                 if self.iou_target_ratio < 1:
                     iou = (1.0 - self.iou_target_ratio) + self.iou_target_ratio * iou
                 cell = ((b * pi.shape[1] + a) * pi.shape[2] + gj) * pi.shape[3] + gi
@@ -302,12 +292,9 @@ class YOLOv5Head(BaseDenseHead):
                     pcls = ps[:, 5:]
                     t = torch.full_like(pcls, self.cls_neg)
                     t[torch.arange(n, device=device), lv['tcls']] = self.cls_pos
-                    lcls_i = F.binary_cross_entropy_with_logits(pcls, t, reduction='none')
-                    lcls += weighted(lcls_i, w, 'cls').mean()
-            lobj_i = F.binary_cross_entropy_with_logits(pi[..., 4], tobj, reduction='none')
-            if obj_w is not None:
-                lobj_i = lobj_i * obj_w
-            lobj += lobj_i.mean() * self.obj_level_weights[i]
+                    wc = term_weight(w, 'cls')
+                    lcls += self.loss_cls(pcls, t, weight=None if wc is None else wc[:, None])
+            lobj += self.loss_obj(pi[..., 4], tobj, weight=obj_w) * self.obj_level_weights[i]
 
         return dict(loss_box=(lbox * self.box_gain * batch_size).squeeze(0),
                     loss_obj=(lobj * self.obj_gain * batch_size).squeeze(0),
