@@ -1,6 +1,7 @@
 # A study at the quick start's scale: readers who disagree like radiologists
 # ('vindr_like' profiles) at three proficiencies, five arms, one training seed:
-# 15 trainings of about 4 minutes, about an hour on 2 CPU cores.
+# 15 trainings of about 4 minutes, about an hour on 2 CPU cores (estimated from the
+# quick start's arms).
 #   python tools/run_study.py --scale study
 #   python tools/run_study.py --scale study --presets vindr_like mixed --seeds 0 1 2
 _base_ = './quick.py'
