@@ -62,6 +62,6 @@ def test_tiny_study_end_to_end(tmp_path):
     # each point is a full protocol run on its own simulated readers
     for name, prof in (('paper_p0.6', 0.6), ('paper_p0.9', 0.9)):
         assert osp.isfile(work / name / 'results.md')
-        readers = open(work / 'data' / name / 'readers.json').read()
+        readers = open(work / 'data' / name / 'annotations' / 'readers.json').read()
         assert f'"proficiency": {prof}' in readers
     assert osp.getsize(work / 'study.png') > 10000
