@@ -2,3 +2,5 @@
 #   python tools/run_protocol.py --scale configs/protocol/mini_vindr_like.py
 _base_ = './mini.py'
 data = dict(preset='vindr_like')
+arms = ['truth', 'baseline', 'wbf_earl', 'allboxes_earl', 'soft_wbf_earl',
+        'reliability_wbf_earl']

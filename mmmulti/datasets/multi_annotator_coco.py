@@ -28,6 +28,7 @@ from mmmulti.registry import DATASETS
 
 from .fused_annotations import FusedAnnotations
 from .image_cache import CACHED_IMAGE_KEY, DecodedImageCache
+from .transforms.class_shares import CLASS_SPLIT_KEY
 
 
 def _natural(text: str) -> list:
@@ -170,6 +171,8 @@ class MultiAnnotatorCocoDataset(CocoDataset):
                              + [-1], dtype=np.int64)
         readers_per_image = entry.get('readers')
         fused = self.fusion_method is not None
+        # SoftWBF & co write one row per class voted (transforms/class_shares.py)
+        class_split = bool(getattr(self.fusion_method, 'splits_classes', False))
         hist = AgreementHistogram()
         skipped_images = not_in_classes = too_small = 0
         readers_seen = set()
@@ -214,6 +217,8 @@ class MultiAnnotatorCocoDataset(CocoDataset):
                 img_id=img['id'], seg_map_path=None,
                 height=img['height'], width=img['width'],
                 image_readers=image_readers, instances=instances)
+            if class_split:
+                data_info[CLASS_SPLIT_KEY] = True
             if self.data_prefix.get('seg', None):
                 data_info['seg_map_path'] = osp.join(
                     self.data_prefix['seg'],

@@ -17,6 +17,7 @@ METHOD_ALIASES = {
     'soft_nms': 'SoftNMS',
     'nmw': 'NMW',
     'reliability_wbf': 'ReliabilityWBF',
+    'soft_wbf': 'SoftWBF',
 }
 
 

@@ -3,8 +3,9 @@
 An arm is one way of turning the readers' boxes into a detector: the
 all-boxes baseline, one model per single reader, the readers ensemble (the
 single-reader models' predictions fused with WBF), EARL on WBF or on
-reliability-weighted WBF fusion, and EARL on every reader's box weighted by
-its WBF cluster's agreement. The ``truth`` arm (simulated data only)
+reliability-weighted WBF fusion, EARL on WBF clusters of all classes whose
+class target is the readers' vote distribution (soft labels), and EARL on every
+reader's box weighted by its WBF cluster's agreement. The ``truth`` arm (simulated data only)
 trains on the clean boxes: the upper bound the others are measured against.
 """
 from __future__ import annotations
@@ -45,6 +46,12 @@ def make_arms(readers: Sequence[str]) -> Dict[str, Arm]:
             'allboxes_earl', 'earl_{det}.py',
             {'train_dataloader': {'dataset': {'fusion': {
                 '_delete_': True, 'type': 'AllBoxesAgreement', 'iou_thr': 0.4}}}}),
+        # WBF over all classes, the readers' class votes as a soft class target
+        # (configs/soft_wbf_earl_yolo.py is the same, to run by hand)
+        'soft_wbf_earl': Arm(
+            'soft_wbf_earl', 'earl_{det}.py',
+            {'train_dataloader': {'dataset': {'fusion': {
+                '_delete_': True, 'type': 'SoftWBF', 'iou_thr': 0.4}}}}),
         'reliability_wbf_earl': Arm(
             'reliability_wbf_earl', 'earl_{det}.py',
             {'train_dataloader': {'dataset': {'fusion': {

@@ -22,6 +22,10 @@ this plain head). When it returns weights, each matched target's box and cls
 loss, and the objectness BCE at its cell, is multiplied by its gt's weight
 (for the terms listed in ``earl_terms``); unmatched cells keep weight 1.
 With all weights 1 the loss equals the plain head's loss bit for bit.
+
+Soft class targets: when the gt boxes carry the readers' class shares
+(``SoftWBF`` fusion), a matched target's class BCE target is its box's share
+of each class instead of a one-hot row (:mod:`mmmulti.models.class_targets`).
 """
 import math
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -37,6 +41,7 @@ from torch import Tensor
 
 from mmmulti.registry import MODELS, TASK_UTILS
 from ..backbones.yolov5_csp_darknet import yolov5_channels
+from ..class_targets import batch_class_targets
 from ..earl.weights import earl_prior_weights
 from ..losses import bbox_ciou_xywh
 from ..task_modules import ShapeNeighbourAssigner  # noqa: F401  (registers the default)
@@ -244,6 +249,8 @@ class YOLOv5Head(BaseDenseHead):
         batch_size = pred_maps[0].shape[0]
         targets = self._gt_targets(batch_gt_instances, device)
         gt_weights = self._flat_gt_weights(batch_gt_instances, device)
+        # the readers' class shares (SoftWBF), else None: one-hot targets
+        class_targets = batch_class_targets(batch_gt_instances, self.num_classes, device)
         levels = self._build_targets(pred_maps, targets)
 
         # per-target weights (EARL); None keeps the plain YOLOv5 arithmetic
@@ -290,8 +297,12 @@ class YOLOv5Head(BaseDenseHead):
                                                  reduce='amax').view_as(tobj)
                 if self.num_classes > 1:  # YOLOv5 trains cls only with >1 class
                     pcls = ps[:, 5:]
-                    t = torch.full_like(pcls, self.cls_neg)
-                    t[torch.arange(n, device=device), lv['tcls']] = self.cls_pos
+                    if class_targets is None:
+                        t = torch.full_like(pcls, self.cls_neg)
+                        t[torch.arange(n, device=device), lv['tcls']] = self.cls_pos
+                    else:  # soft: each class's share between the two smoothing levels
+                        share = class_targets[lv['gt_idx']].to(pcls.dtype)
+                        t = self.cls_neg + (self.cls_pos - self.cls_neg) * share
                     wc = term_weight(w, 'cls')
                     lcls += self.loss_cls(pcls, t, weight=None if wc is None else wc[:, None])
             lobj += self.loss_obj(pi[..., 4], tobj, weight=obj_w) * self.obj_level_weights[i]

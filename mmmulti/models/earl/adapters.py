@@ -34,7 +34,7 @@ YOLOv5Head         the head's own hook           ``get_gt_weights`` +
 queued call by call in the order the head's ``loss_by_feat`` makes them, with
 row counts asserted: a head whose loss path differs fails loudly.
 """
-from typing import List, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import torch
 from mmdet.models.dense_heads import (AnchorHead, ATSSHead, FCOSHead,
@@ -42,6 +42,7 @@ from mmdet.models.dense_heads import (AnchorHead, ATSSHead, FCOSHead,
 from mmdet.models.utils import images_to_levels
 from torch import Tensor
 
+from ..class_targets import gt_class_targets, has_class_shares
 from .mixin import EARLHeadMixin
 
 SUPPORTED = ('AnchorHead family (RetinaHead, SSDHead, ... any subclass keeping '
@@ -62,11 +63,27 @@ def _fg(labels: Tensor, num_classes: int) -> Tensor:
 class AnchorHeadEARL(EARLHeadMixin):
     """AnchorHead family: ``label_weights`` (cls) and ``bbox_weights`` (box) of
     positive anchors are multiplied by their gt's weight after ``get_targets``.
-    Requires the head's loss to consume those two (AnchorHead's does)."""
+    Requires the head's loss to consume those two (AnchorHead's does).
+
+    Soft class targets (gt boxes with the readers' class shares, ``SoftWBF``):
+    for heads that keep AnchorHead's sigmoid loss (RetinaHead, our
+    EfficientDetHead, ...), ``get_targets`` returns per level (B, A, C) share
+    rows instead of labels, and :meth:`loss_by_feat_single` scores the class
+    term against them; its box term is AnchorHead's, on the majority class.
+    """
 
     #: index of ``labels`` in the outputs of _get_targets_single / get_targets
     _earl_target_offset = 0
     _earl_targets_seen = False
+    #: (gt_instances, prior_gt) of each image of the batch being assigned
+    _earl_assigned: Optional[list] = None
+    #: True while a loss_by_feat trains on class shares
+    _earl_soft_active = False
+
+    def earl_trains_class_shares(self) -> bool:
+        base = self.earl_plain_type
+        return (_keeps(base, AnchorHead, ('loss_by_feat', 'loss_by_feat_single'))
+                and bool(getattr(self, 'use_sigmoid_cls', False)))
 
     def _get_targets_single(self, *args, **kwargs) -> tuple:
         res = super()._get_targets_single(*args, **kwargs)
@@ -85,18 +102,23 @@ class AnchorHeadEARL(EARLHeadMixin):
         # positive inside index is the k-th foreground anchor overall
         prior_gt[fg] = sampling_result.pos_assigned_gt_inds[pos_inds.argsort()]
         self.earl_record(gt, prior_gt)
+        if self._earl_assigned is not None:
+            self._earl_assigned.append((gt, prior_gt))
         return res
 
     def get_targets(self, anchor_list, valid_flag_list, batch_gt_instances, *args,
                     **kwargs) -> tuple:
         num_level_anchors = [a.size(0) for a in anchor_list[0]]
         self.earl_start()
+        self._earl_assigned = []
         try:
             res = super().get_targets(anchor_list, valid_flag_list, batch_gt_instances,
                                       *args, **kwargs)
             records = self.earl_finalize(len(batch_gt_instances))
+            assigned = self._earl_assigned
         finally:
             self._earl_records = None
+            self._earl_assigned = None
         self._earl_targets_seen = True
         weights = [r['weights'] for r in records]
         total = sum(num_level_anchors)
@@ -114,14 +136,48 @@ class AnchorHeadEARL(EARLHeadMixin):
         if 'box' in terms:
             res[o + 3] = [bw * w.view(*bw.shape[:-1], 1) for bw, w in zip(res[o + 3], w_levels)]
         self._earl_after_targets(res, w_levels)
+        if any(has_class_shares(gt) for gt, _ in assigned):
+            # class shares replace the labels (checked in earl_record)
+            rows = [self._earl_share_rows(gt, prior_gt) for gt, prior_gt in assigned]
+            res[o] = images_to_levels(rows, num_level_anchors)
+            self._earl_soft_active = True
         return tuple(res)
+
+    def _earl_share_rows(self, gt, prior_gt: Tensor) -> Tensor:
+        """(A, C) class target of every anchor: its gt's shares, 0 for the rest."""
+        targets = gt_class_targets(gt, self.num_classes).to(prior_gt.device)
+        rows = targets.new_zeros((prior_gt.numel(), self.num_classes))
+        pos = prior_gt >= 0
+        rows[pos] = targets[prior_gt[pos]]
+        return rows
+
+    def loss_by_feat_single(self, *args, **kwargs) -> tuple:
+        if not self._earl_soft_active:
+            return super().loss_by_feat_single(*args, **kwargs)
+        a = self.earl_bound_args('loss_by_feat_single', args, kwargs).arguments
+        shares = a['labels']  # (B, A, C) from get_targets
+        c = self.cls_out_channels
+        soft = shares.reshape(-1, c)
+        hard = torch.where(soft.sum(1) > 0, soft.argmax(1),
+                           torch.full_like(soft[:, 0], self.num_classes, dtype=torch.long))
+        a['labels'] = hard.view(shares.shape[:-1])
+        a.pop('self')
+        _, loss_bbox = super().loss_by_feat_single(**a)
+        scores = a['cls_score'].permute(0, 2, 3, 1).reshape(-1, c)
+        weights = a['label_weights'].reshape(-1, 1).expand(-1, c)
+        loss_cls = self.loss_cls(scores, soft, weights, avg_factor=a['avg_factor'])
+        return loss_cls, loss_bbox
 
     def _earl_after_targets(self, res: list, w_levels: List[Tensor]) -> None:
         """Hook for subclasses that weight more than label/bbox weights."""
 
     def loss_by_feat(self, *args, **kwargs) -> dict:
         self._earl_targets_seen = False
-        losses = self.earl_loss_with_proxies(super().loss_by_feat, *args, **kwargs)
+        self._earl_soft_active = False
+        try:
+            losses = self.earl_loss_with_proxies(super().loss_by_feat, *args, **kwargs)
+        finally:
+            self._earl_soft_active = False
         if not self._earl_targets_seen:
             raise RuntimeError(f'EARL<{self.earl_plain_type.__name__}>: loss_by_feat did '
                                'not call get_targets, so no EARL weight was applied; this '

@@ -164,9 +164,20 @@ class EARLHeadMixin:
             cache[method_name] = sig
         return sig.bind(self, *args, **kwargs)
 
+    def earl_trains_class_shares(self) -> bool:
+        """Whether this adapter trains on the readers' class shares (``SoftWBF``
+        data); an adapter that does not refuses such data in :meth:`earl_record`
+        rather than train on the majority class silently."""
+        return False
+
     def earl_record(self, gt_instances: InstanceData, prior_gt: Tensor) -> None:
         """Record one image: ``prior_gt`` is the gt index of each prior, -1 if
         the prior is not positive."""
+        if 'class_shares' in gt_instances and not self.earl_trains_class_shares():
+            raise TypeError(
+                f'EARL<{self.earl_plain_type.__name__}> does not train on class shares '
+                '(SoftWBF-fused boxes); YOLOv5Head and sigmoid AnchorHead-family heads '
+                'that keep its loss do')
         self._earl_records.append(dict(gt_weights=self.earl_gt_weights(gt_instances),
                                        prior_gt=prior_gt))
 
