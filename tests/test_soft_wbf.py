@@ -221,3 +221,115 @@ def test_heads_without_soft_targets_refuse_shares(name):
     gts = one_hot_shares(make_gts())
     with pytest.raises(TypeError, match='class shares'):
         head.loss_by_feat(*head_outputs(head), gts, METAS)
+
+
+# --------------------------------------------------------------------------
+# Dawid-Skene class aggregation on the same clusters
+# --------------------------------------------------------------------------
+def _confused_readers(n=300, seed=0):
+    """One finding per image, true class t in 0..2. r1 and r2 are right 70 % of
+    the time (else a random other class); r3 swaps classes 0 and 1, always."""
+    from mmmulti.fusion import DawidSkeneWBF  # noqa: F401
+    rng = np.random.default_rng(seed)
+    truth, data = [], []
+    for _ in range(n):
+        t = int(rng.integers(0, C))
+        truth.append(t)
+        boxes, labels, readers = [], [], []
+        for r in ('r1', 'r2', 'r3'):
+            if r == 'r3':
+                lab = {0: 1, 1: 0}.get(t, t)
+            else:
+                lab = t if rng.random() < 0.7 else int(rng.choice([k for k in range(C) if k != t]))
+            j = rng.normal(0, 1, 2)
+            boxes.append([20 + j[0], 20 + j[1], 60 + j[0], 60 + j[1]])
+            labels.append(lab)
+            readers.append(r)
+        data.append(reads(boxes, labels, readers))
+    return np.array(truth), data
+
+
+def test_dawid_skene_learns_a_confused_reader_and_beats_the_vote():
+    from mmmulti.fusion import DawidSkeneWBF
+    truth, data = _confused_readers()
+    ds = DawidSkeneWBF(iou_thr=0.4, progress=False)
+    fused = ds.fuse_dataset(data)
+    vote = SoftWBF(iou_thr=0.4, progress=False).fuse_dataset(data)
+    # one cluster per image; its first row is the most probable class
+    ds_acc = np.mean([f.labels[0] == t for f, t in zip(fused, truth)])
+    vote_acc = np.mean([v.labels[0] == t for v, t in zip(vote, truth)])
+    assert ds_acc > vote_acc + 0.05 and ds_acc > 0.9, (ds_acc, vote_acc)
+    r3 = ds._readers.index('r3')
+    assert ds.confusion[r3, 0, 1] > 0.8 and ds.confusion[r3, 1, 0] > 0.8  # the swap
+    assert ds.confusion[r3, 2, 2] > 0.8
+    est = ds.reader_estimates
+    assert est['r3']['accuracy'] < est['r1']['accuracy']
+    assert 'r3' in ds.report() and ds.iterations >= 2
+    for f in fused:  # rows of each cluster: confidences sum to c = 1
+        assert f.confidences.sum() == pytest.approx(1.0, abs=1e-5)
+    # the fitted model fuses a single image the same way
+    one = ds.fuse(data[0])
+    assert one.labels.tolist() == fused[0].labels.tolist()
+    np.testing.assert_allclose(one.confidences, fused[0].confidences, rtol=1e-5)
+
+
+def test_dawid_skene_on_unanimous_readers_is_soft_wbf():
+    from mmmulti.fusion import DawidSkeneWBF
+    data = [reads([[10, 10, 50, 50], [11, 10, 51, 50]], [k % C, k % C], ['r1', 'r2'])
+            for k in range(300)]
+    ds = DawidSkeneWBF(progress=False).fuse_dataset(data)
+    soft = SoftWBF(progress=False).fuse_dataset(data)
+    for a, b in zip(ds, soft):
+        assert a.labels.tolist() == b.labels.tolist()
+        np.testing.assert_allclose(a.confidences, b.confidences, rtol=1e-6)
+    assert isinstance(build_fusion('dawid_skene_wbf'), DawidSkeneWBF)
+
+
+def test_online_fusion_in_the_pipeline_merges_rows_after_a_flip():
+    from mmengine.registry import init_default_scope
+
+    from mmmulti.datasets.transforms import (FuseAnnotations, LoadMultiReaderAnnotations,
+                                             PackMultiReaderInputs)
+    from mmmulti.registry import TRANSFORMS
+    init_default_scope('mmmulti')
+    info = dict(height=64, width=64, img_id=0, img_path='0.png', image_readers=['a', 'b', 'c'],
+                img_shape=(64, 64), img=np.zeros((64, 64, 3), np.uint8),
+                instances=[dict(bbox=[10 + i, 10, 40, 40], bbox_label=lab, ignore_flag=0,
+                                reader=r) for i, (r, lab) in enumerate(
+                                    [('a', 0), ('b', 2), ('c', 2)])]
+                + [dict(bbox=[45, 45, 60, 60], bbox_label=1, ignore_flag=0, reader='a')])
+    out = FuseAnnotations(dict(type='SoftWBF'))(LoadMultiReaderAnnotations()(info))
+    assert len(out['gt_bboxes']) == 3  # two rows for the disagreed box, one for the other
+    out = TRANSFORMS.build(dict(type='RandomFlip', prob=1.0))(out)
+    gt = PackMultiReaderInputs()(out)['data_samples'].gt_instances
+    assert gt.labels.tolist() == [2, 1]
+    assert gt.confidences.tolist() == pytest.approx([1.0, 1 / 3])
+    np.testing.assert_allclose(gt_class_targets(gt, 3).numpy(), [[1 / 3, 0, 2 / 3], [0, 1, 0]],
+                               rtol=1e-6)
+
+
+def test_a_fused_file_of_soft_wbf_trains_as_merged_boxes(tmp_path):
+    """tools/fuse_annotations.py --method soft_wbf writes class-split rows and
+    says so in info.fusion; a data set reading that file merges them back."""
+    import json
+
+    from mmengine.registry import init_default_scope
+
+    from mmmulti.fusion.pipeline import fuse_coco_file
+    from mmmulti.registry import DATASETS
+    init_default_scope('mmmulti')
+    path, img_dir = _write_coco(tmp_path)
+    out = tmp_path / 'fused.json'
+    fuse_coco_file(str(path), str(out), SoftWBF())
+    written = json.loads(out.read_text())
+    assert written['info']['fusion']['class_split'] is True
+    assert len(written['annotations']) == 2
+    ds = DATASETS.build(dict(
+        type='MultiAnnotatorCocoDataset', ann_file=str(out),
+        data_prefix=dict(img=str(img_dir) + '/'), filter_cfg=dict(filter_empty_gt=False),
+        pipeline=[dict(type='LoadImageCheckSize'),
+                  dict(type='LoadMultiReaderAnnotations', with_bbox=True),
+                  dict(type='PackMultiReaderInputs')]))
+    gt = ds[0]['data_samples'].gt_instances
+    assert gt.labels.tolist() == [1] and gt.confidences.tolist() == pytest.approx([1.0])
+    assert gt_class_targets(gt, 3).tolist()[0] == pytest.approx([0, 2 / 3, 1 / 3])

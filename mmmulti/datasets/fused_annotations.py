@@ -101,7 +101,10 @@ class FusedAnnotations:
                         for c in src.categories],
             cat_ids=list(src.cat_ids), boxes_in=src.num_boxes,
             drops=src.drops.as_dict(), drops_text=str(src.drops),
-            fusion=None, fusion_seconds=0.0)
+            fusion=None, fusion_seconds=0.0,
+            # a file fused by SoftWBF & co: its rows are class-split
+            class_split=(self.method is None and src.kind == 'fused' and bool(
+                (src.info.get('fusion') or {}).get('class_split', False))))
         if self.method is None:
             readers = [r.readers.astype(str) for r in src.reads]
             if src.kind == 'fused':

@@ -172,7 +172,8 @@ class MultiAnnotatorCocoDataset(CocoDataset):
         readers_per_image = entry.get('readers')
         fused = self.fusion_method is not None
         # SoftWBF & co write one row per class voted (transforms/class_shares.py)
-        class_split = bool(getattr(self.fusion_method, 'splits_classes', False))
+        class_split = bool(getattr(self.fusion_method, 'splits_classes', False)
+                           or meta.get('class_split', False))
         hist = AgreementHistogram()
         skipped_images = not_in_classes = too_small = 0
         readers_seen = set()

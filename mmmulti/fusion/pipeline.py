@@ -25,5 +25,8 @@ def fuse_coco_file(in_path: Union[str, os.PathLike], out_path: Union[str, os.Pat
     seconds = time.perf_counter() - t0
     info = method.config()
     info.update(reader_key=reader_key, readers=list(readers) if readers else None)
+    if getattr(method, 'splits_classes', False):
+        # rows are class-split (SoftWBF): a data set reading the file merges them
+        info['class_split'] = True
     dump_fused_coco(src, fused, out_path, info)
     return src, fused, seconds

@@ -18,6 +18,7 @@ METHOD_ALIASES = {
     'nmw': 'NMW',
     'reliability_wbf': 'ReliabilityWBF',
     'soft_wbf': 'SoftWBF',
+    'dawid_skene_wbf': 'DawidSkeneWBF',
 }
 
 

@@ -22,7 +22,7 @@ so the two agree for its class term.
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import List
+from typing import Dict, List, Sequence
 
 import numpy as np
 
@@ -81,6 +81,15 @@ class SoftWBF(WBF):
             conf_type=self.conf_type)
 
     def _finish(self, reads: ImageReads, fused: WeightedBoxes) -> FusedBoxes:
+        shares = [reader_class_shares(reads.readers[m], reads.labels[m])
+                  for m in fused.members]
+        return self.class_split(reads, fused, shares)
+
+    @staticmethod
+    def class_split(reads: ImageReads, fused: WeightedBoxes,
+                    shares: Sequence[Dict[int, float]]) -> FusedBoxes:
+        """The class-split rows of an image's clusters, given each cluster's
+        class -> share (shares of a cluster sum to 1)."""
         if not len(fused):
             return FusedBoxes.empty()
         boxes = fused.boxes * np.array([reads.width, reads.height,
@@ -88,9 +97,8 @@ class SoftWBF(WBF):
         conf, agree = agreement_confidence(fused.sources, reads.num_readers)
         out_boxes: List[np.ndarray] = []
         out_labels, out_conf, out_agree = [], [], []
-        for k, members in enumerate(fused.members):
-            shares = reader_class_shares(reads.readers[members], reads.labels[members])
-            for lab, share in sorted(shares.items(), key=lambda kv: (-kv[1], kv[0])):
+        for k, cluster_shares in enumerate(shares):
+            for lab, share in sorted(cluster_shares.items(), key=lambda kv: (-kv[1], kv[0])):
                 out_boxes.append(boxes[k])
                 out_labels.append(lab)
                 out_conf.append(conf[k] * share)

@@ -56,6 +56,9 @@ def fusion_summary(reads: Sequence[ImageReads], fused: Sequence[FusedBoxes],
                    method, seconds: float, drops=None, width: int = 40) -> str:
     """The lines printed after fusing a file: sizes, drops, agreement, time."""
     n_in = sum(len(r) for r in reads)
+    if getattr(method, 'splits_classes', False):
+        # class-split rows (SoftWBF, DawidSkeneWBF): count and show fused boxes
+        fused = [f.merged_class_split() for f in fused]
     n_out = sum(len(f) for f in fused)
     readers = sorted({x for r in reads for x in r.image_readers})
     no_reader = sum(1 for r in reads if r.num_readers == 0)

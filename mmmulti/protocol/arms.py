@@ -4,7 +4,8 @@ An arm is one way of turning the readers' boxes into a detector: the
 all-boxes baseline, one model per single reader, the readers ensemble (the
 single-reader models' predictions fused with WBF), EARL on WBF or on
 reliability-weighted WBF fusion, EARL on WBF clusters of all classes whose
-class target is the readers' vote distribution (soft labels), and EARL on every
+class target is the readers' vote distribution (soft labels) or a Dawid-Skene
+posterior over classes, and EARL on every
 reader's box weighted by its WBF cluster's agreement. The ``truth`` arm (simulated data only)
 trains on the clean boxes: the upper bound the others are measured against.
 """
@@ -52,6 +53,12 @@ def make_arms(readers: Sequence[str]) -> Dict[str, Arm]:
             'soft_wbf_earl', 'earl_{det}.py',
             {'train_dataloader': {'dataset': {'fusion': {
                 '_delete_': True, 'type': 'SoftWBF', 'iou_thr': 0.4}}}}),
+        # as soft_wbf_earl, the class target a Dawid-Skene posterior (readers'
+        # confusion matrices by EM; configs/dawid_skene_earl_yolo.py by hand)
+        'dawid_skene_earl': Arm(
+            'dawid_skene_earl', 'earl_{det}.py',
+            {'train_dataloader': {'dataset': {'fusion': {
+                '_delete_': True, 'type': 'DawidSkeneWBF', 'iou_thr': 0.4}}}}),
         'reliability_wbf_earl': Arm(
             'reliability_wbf_earl', 'earl_{det}.py',
             {'train_dataloader': {'dataset': {'fusion': {

@@ -16,6 +16,7 @@ from mmmulti.fusion.base import BaseFusion, ImageReads
 from mmmulti.registry import FUSION_METHODS, TRANSFORMS
 
 from .box_weights import pack_box_weights, unpack_box_weights
+from .class_shares import CLASS_SPLIT_KEY
 from .loading import READERS_ANCHOR_KEY, get_gt_readers
 
 
@@ -119,6 +120,8 @@ class FuseAnnotations(BaseTransform):
         pack_box_weights(results, out_labels, out_conf, out_agr)
         results['gt_readers'] = out_readers
         results[READERS_ANCHOR_KEY] = results['gt_bboxes_labels'].copy()
+        if getattr(self.method, 'splits_classes', False):
+            results[CLASS_SPLIT_KEY] = True  # SoftWBF rows: merged at packing
         return results
 
     def __repr__(self) -> str:

@@ -25,8 +25,10 @@ def fused_gt(ann_file: str, fusion: Mapping, backend_args: Optional[dict] = None
         src = load_multi_reader_coco(local_path)
     MMLogger.get_current_instance().info(
         f'{ann_file}: gt fused with {method!r} for evaluation')
-    return coco_from_dict(fused_to_coco(src, method.fuse_dataset(src.reads), method.config()),
-                          coco_cls=COCO)
+    fused = method.fuse_dataset(src.reads)
+    if getattr(method, 'splits_classes', False):  # one gt per box, its majority class
+        fused = [f.merged_class_split() for f in fused]
+    return coco_from_dict(fused_to_coco(src, fused, method.config()), coco_cls=COCO)
 
 
 @METRICS.register_module()
