@@ -374,22 +374,32 @@ def test_misaligned_weights_are_an_error():
                         head.loss_by_feat(*outs, make_gts(), METAS))
 
 
-def test_a_changed_loss_path_is_an_error_not_a_silent_misweight():
-    from mmmulti.models import EARLWeightedLoss
-    loss = EARLWeightedLoss(torch.nn.L1Loss(reduction='sum'), 'loss_bbox', 'X')
-    loss.push(torch.ones(3))
-    with pytest.raises(RuntimeError, match=r'shape \(3,\), the loss input has 4 rows'):
-        loss(torch.zeros(4, 4), torch.zeros(4, 4))
-    with pytest.raises(RuntimeError, match='more often'):
-        loss(torch.zeros(4, 4), torch.zeros(4, 4))
-    # a queued call the head never made (e.g. a subclass dropped a loss term)
-    head = build_earl('fcos')
-    original = head.loss_centerness
-    head._earl_install_proxies()
-    head.earl_push('loss_centerness', torch.ones(2))
-    with pytest.raises(RuntimeError, match=r'did not call loss_centerness \(1 call'):
-        head._earl_remove_proxies(check=True)
-    assert head.loss_centerness is original
+def test_a_changed_loss_path_is_an_error_not_a_silent_misweight(monkeypatch):
+    from mmdet.models.dense_heads import FCOSHead, YOLOXHead
+    # ATSS: a per-level loss fed labels that get_targets did not make
+    atss = build_earl('atss')
+    outs = head_outputs(atss)
+    with pytest.raises(RuntimeError, match='did not make'):
+        atss.loss_by_feat_single(torch.zeros(2, 4, 4), outs[0][0], outs[1][0], outs[2][0],
+                                 torch.zeros(2, 4, dtype=torch.long), torch.ones(2, 4),
+                                 torch.zeros(2, 4, 4), avg_factor=1.0)
+    # FCOS / YOLOX: targets whose boxes no longer match a gt (an upstream change
+    # of the target step) cannot be mapped back to their gt: an error
+    plain_fcos = FCOSHead._get_targets_single
+    monkeypatch.setattr(FCOSHead, '_get_targets_single',
+                        lambda self, *a, **k: (lambda r: (r[0], r[1] + 3.0))(
+                            plain_fcos(self, *a, **k)))
+    fcos = build_earl('fcos')
+    with pytest.raises(RuntimeError, match='matches no gt box'):
+        fcos.loss_by_feat(*head_outputs(fcos), make_gts(), METAS)
+    plain_yolox = YOLOXHead._get_targets_single
+    monkeypatch.setattr(YOLOXHead, '_get_targets_single',
+                        lambda self, *a, **k: (lambda r: (*r[:3], r[3] + 1.0, *r[4:]))(
+                            plain_yolox(self, *a, **k)))
+    yolox = build_earl('yolox')
+    with pytest.raises(RuntimeError, match='matches no gt box'):
+        yolox.loss_by_feat(*head_outputs(yolox), make_gts(), METAS)
+    monkeypatch.undo()
     # an AnchorHead subclass whose loss never calls get_targets
     no_targets = type('NoTargetsHead', (MODELS.get('RetinaHead'), ), dict(
         loss_by_feat=lambda self, cls_scores, *a, **k: dict(loss_cls=cls_scores[0].sum() * 0)))

@@ -14,10 +14,10 @@ Configs keep the head they know and name EARL around it::
 """
 from .adapters import SUPPORTED, find_earl_adapter, register_earl_adapter
 from .builder import build_earl_head, earl_class
-from .mixin import EARLHeadMixin, EARLWeightedLoss
+from .mixin import EARLHeadMixin
 from .options import EARL_TERMS, EARLOptions, gt_earl_weights
 from .weights import earl_prior_weights
 
 __all__ = ['EARLOptions', 'EARL_TERMS', 'gt_earl_weights', 'earl_prior_weights',
-           'EARLHeadMixin', 'EARLWeightedLoss', 'register_earl_adapter', 'find_earl_adapter',
+           'EARLHeadMixin', 'register_earl_adapter', 'find_earl_adapter',
            'SUPPORTED', 'earl_class', 'build_earl_head']

@@ -15,35 +15,41 @@ AnchorHead         ``sampling_result``           cls: ``label_weights``;
                    fg labels, so inside/unmap    (after ``get_targets``)
                    indexing cannot misalign)
 ATSSHead           as AnchorHead                 cls: ``label_weights``;
-                                                 box: ``weight=`` of loss_bbox
-                                                 (ATSS passes centerness
-                                                 there, not bbox_weights);
-                                                 obj: loss_centerness
-FCOSHead           gt index carried through      cls: ``weight=`` of loss_cls
-                   ``_get_targets_single`` as    (all points); box/obj:
-                   coded labels ``-1 - i``,      loss_bbox / loss_centerness
-                   decoded back to real labels   (positive points)
-YOLOXHead          SimOTA ``sampling_result``    obj: loss_obj (all priors);
-                   captured from its sampler     cls/box: loss_cls, loss_bbox,
-                                                 loss_l1 (positive priors)
+                                                 box / obj: its own
+                                                 ``loss_by_feat_single`` (box
+                                                 weight = centerness x w;
+                                                 centerness loss weight w)
+FCOSHead           read back from the            its own ``loss_by_feat``: cls
+                   regression target of each     (all points), box and
+                   positive point (point -/+     centerness (positive points)
+                   (l, t, r, b) = its gt box)
+YOLOXHead          read back from SimOTA's box   its own ``loss_by_feat``: obj
+                   target (a copy of the gt      (all priors), cls, box, L1
+                   box; the class on ties)       (positive priors)
 YOLOv5Head         the head's own hook           ``get_gt_weights`` +
                                                  ``earl_terms/earl_normalize``
 =================  ===========================  ==============================
 
-``weight=`` goes through :class:`~mmmulti.models.earl.EARLWeightedLoss`,
-queued call by call in the order the head's ``loss_by_feat`` makes them, with
-row counts asserted: a head whose loss path differs fails loudly.
+The ATSS, FCOS and YOLOX loss overrides compute what mmdet 3.3's methods of
+the same name compute, with the weights passed as ``weight=`` to the same
+loss modules; no module of the head is replaced. With every weight 1 the
+losses equal the plain head's bit for bit (``tests/test_earl.py``), so a
+change of those methods upstream shows there first.
 """
 from typing import List, Optional, Sequence, Tuple
 
 import torch
 from mmdet.models.dense_heads import (AnchorHead, ATSSHead, FCOSHead,
                                       YOLOXHead)
-from mmdet.models.utils import images_to_levels
+from mmdet.models.utils import images_to_levels, multi_apply
+from mmdet.structures.bbox import get_box_tensor
+from mmdet.utils import reduce_mean
 from torch import Tensor
 
 from ..class_targets import gt_class_targets, has_class_shares
 from .mixin import EARLHeadMixin
+
+INF = float('inf')
 
 SUPPORTED = ('AnchorHead family (RetinaHead, SSDHead, ... any subclass keeping '
              'AnchorHead.get_targets/_get_targets_single)', 'ATSSHead', 'FCOSHead',
@@ -175,8 +181,9 @@ class AnchorHeadEARL(EARLHeadMixin):
         self._earl_targets_seen = False
         self._earl_soft_active = False
         try:
-            losses = self.earl_loss_with_proxies(super().loss_by_feat, *args, **kwargs)
+            losses = super().loss_by_feat(*args, **kwargs)
         finally:
+            self._earl_records = None
             self._earl_soft_active = False
         if not self._earl_targets_seen:
             raise RuntimeError(f'EARL<{self.earl_plain_type.__name__}>: loss_by_feat did '
@@ -186,53 +193,97 @@ class AnchorHeadEARL(EARLHeadMixin):
 
 
 class ATSSHeadEARL(AnchorHeadEARL):
-    """ATSSHead: cls through ``label_weights``; ATSS's box loss ignores
-    ``bbox_weights`` (it is weighted by centerness targets), so box and
-    centerness get ``weight=`` per positive anchor, level by level."""
+    """ATSSHead: cls through ``label_weights`` (as AnchorHead); ATSS weighs its
+    box loss by centerness targets instead of ``bbox_weights``, so
+    :meth:`loss_by_feat_single` is ATSS's per-level loss with the level's EARL
+    weights multiplied into the box weight and given to the centerness loss.
+    The level's weights are found by the identity of its ``labels`` tensor,
+    which ``get_targets`` made."""
 
     _earl_target_offset = 1  # ATSS returns anchors first
-    _earl_loss_attrs = {'box': ('loss_bbox', ), 'obj': ('loss_centerness', )}
+    #: id(labels tensor of a level) -> (labels, EARL weights of its anchors)
+    _earl_level_weights: Optional[dict] = None
+
+    def earl_trains_class_shares(self) -> bool:
+        return False
 
     def _earl_after_targets(self, res: list, w_levels: List[Tensor]) -> None:
-        # ATSSHead.loss_by_feat_single calls loss_bbox and loss_centerness once
-        # per level that has positives, positives = foreground labels in order
-        for labels, w in zip(res[1], w_levels):
-            labels = labels.reshape(-1)
-            w_pos = w.reshape(-1)[_fg(labels, self.num_classes)]
-            if w_pos.numel():
-                self.earl_push('loss_bbox', w_pos)
-                self.earl_push('loss_centerness', w_pos)
+        self._earl_level_weights = {id(labels): (labels, w)
+                                    for labels, w in zip(res[1], w_levels)}
+
+    def loss_by_feat(self, *args, **kwargs) -> dict:
+        try:
+            return super().loss_by_feat(*args, **kwargs)
+        finally:
+            self._earl_level_weights = None
+
+    def loss_by_feat_single(self, anchors: Tensor, cls_score: Tensor, bbox_pred: Tensor,
+                            centerness: Tensor, labels: Tensor, label_weights: Tensor,
+                            bbox_targets: Tensor, avg_factor: float) -> tuple:
+        entry = (self._earl_level_weights or {}).get(id(labels))
+        if entry is None or entry[0] is not labels:
+            raise RuntimeError(f'EARL<{self.earl_plain_type.__name__}>: loss_by_feat_single '
+                               'got labels that get_targets did not make for this batch')
+        w = entry[1].reshape(-1)
+        terms = self.earl_options.terms
+        anchors = anchors.reshape(-1, 4)
+        cls_score = cls_score.permute(0, 2, 3, 1).reshape(-1, self.cls_out_channels).contiguous()
+        bbox_pred = bbox_pred.permute(0, 2, 3, 1).reshape(-1, 4)
+        centerness = centerness.permute(0, 2, 3, 1).reshape(-1)
+        bbox_targets = bbox_targets.reshape(-1, 4)
+        labels = labels.reshape(-1)
+        # label_weights already carry the EARL weight (AnchorHeadEARL.get_targets)
+        loss_cls = self.loss_cls(cls_score, labels, label_weights.reshape(-1),
+                                 avg_factor=avg_factor)
+        pos = _fg(labels, self.num_classes).nonzero().squeeze(1)
+        if not len(pos):
+            return (loss_cls, bbox_pred.sum() * 0, centerness.sum() * 0,
+                    bbox_targets.new_tensor(0.))
+        w_pos = w[pos].to(bbox_pred.dtype)
+        centerness_targets = self.centerness_target(anchors[pos], bbox_targets[pos])
+        box_weight = centerness_targets * w_pos if 'box' in terms else centerness_targets
+        loss_bbox = self.loss_bbox(self.bbox_coder.decode(anchors[pos], bbox_pred[pos]),
+                                   bbox_targets[pos], weight=box_weight, avg_factor=1.0)
+        loss_centerness = self.loss_centerness(
+            centerness[pos], centerness_targets,
+            weight=w_pos if 'obj' in terms else None, avg_factor=avg_factor)
+        return loss_cls, loss_bbox, loss_centerness, centerness_targets.sum()
 
 
 class FCOSHeadEARL(EARLHeadMixin):
-    """FCOSHead: its assignment keeps no gt index, so the gt index rides
-    through ``_get_targets_single`` as coded labels ``-1 - i`` (background
-    stays ``num_classes``) and is decoded back into the real labels."""
+    """FCOSHead: its target step returns no gt index, so the gt of each positive
+    point is read back from its regression target (the point minus (l, t) and
+    plus (r, b) is its gt box; on equal boxes the first gt wins, as in FCOS's
+    own min-area choice). :meth:`loss_by_feat` is FCOS's loss with the
+    per-point EARL weights on cls (all points), box and centerness (positives).
+    """
 
-    _earl_loss_attrs = {'cls': ('loss_cls', ), 'box': ('loss_bbox', ),
-                        'obj': ('loss_centerness', )}
+    #: per point of the batch (FCOS's flattening), set by get_targets
+    _earl_point_weights: Optional[Tensor] = None
 
-    def _get_targets_single(self, *args, **kwargs) -> tuple:
+    def _get_targets_single(self, gt_instances, points: Tensor, *args, **kwargs) -> tuple:
+        labels, bbox_targets = super()._get_targets_single(gt_instances, points, *args,
+                                                            **kwargs)
         if not self.earl_recording:
-            return super()._get_targets_single(*args, **kwargs)
-        bound = self.earl_bound_args('_get_targets_single', args, kwargs)
-        gt = bound.arguments['gt_instances']
-        if len(gt) == 0:
-            res = super()._get_targets_single(*args, **kwargs)
-            self.earl_record(gt, torch.full_like(res[0], -1))
-            return res
-        coded = gt.new()
-        coded.labels = -1 - torch.arange(len(gt), device=gt.labels.device,
-                                         dtype=gt.labels.dtype)
-        bound.arguments['gt_instances'] = coded
-        res = super()._get_targets_single(*bound.args[1:], **bound.kwargs)
-        coded_labels = res[0]
-        fg = coded_labels < 0
-        prior_gt = torch.where(fg, -1 - coded_labels, -1)
-        labels = torch.where(fg, gt.labels[prior_gt.clamp(min=0)],
-                             coded_labels.new_full((), self.num_classes))
-        self.earl_record(gt, prior_gt)
-        return (labels, ) + tuple(res[1:])
+            return labels, bbox_targets
+        prior_gt = torch.full_like(labels, -1)
+        fg = _fg(labels, self.num_classes)
+        if fg.any():
+            gt_boxes = get_box_tensor(gt_instances.bboxes).to(bbox_targets.dtype)
+            p = points[fg]
+            t = bbox_targets[fg]
+            boxes = torch.stack((p[:, 0] - t[:, 0], p[:, 1] - t[:, 1],
+                                 p[:, 0] + t[:, 2], p[:, 1] + t[:, 3]), -1)
+            dist = (boxes[:, None, :] - gt_boxes[None]).abs().amax(-1)
+            dist[labels[fg][:, None] != gt_instances.labels[None].to(labels.device)] = INF
+            best, idx = dist.min(1)  # min: the first of equal distances
+            scale = gt_boxes.abs().max().clamp(min=1.0)
+            if bool((best > 1e-4 * scale).any()):
+                raise RuntimeError(f'EARL<{self.earl_plain_type.__name__}>: a positive '
+                                   "point's regression target matches no gt box")
+            prior_gt[fg] = idx
+        self.earl_record(gt_instances, prior_gt)
+        return labels, bbox_targets
 
     def get_targets(self, points: List[Tensor], batch_gt_instances, *args, **kwargs):
         num_points = [p.size(0) for p in points]
@@ -244,89 +295,136 @@ class FCOSHeadEARL(EARLHeadMixin):
             self._earl_records = None
         # FCOSHead.loss_by_feat flattens level by level, images within a level
         w_split = [r['weights'].split(num_points) for r in records]
-        pos_split = [r['pos'].split(num_points) for r in records]
-        levels = range(len(num_points))
-        w = torch.cat([ws[lv] for lv in levels for ws in w_split])
-        pos = torch.cat([ps[lv] for lv in levels for ps in pos_split])
-        if not torch.equal(_fg(torch.cat(res[0]), self.num_classes), pos):
-            raise RuntimeError(f'EARL<{self.earl_plain_type.__name__}>: positive points '
-                               'do not match the foreground labels')
-        self.earl_push('loss_cls', w)
-        w_pos = w[pos]
-        if w_pos.numel():  # FCOS skips box/centerness losses without positives
-            self.earl_push('loss_bbox', w_pos)
-            self.earl_push('loss_centerness', w_pos)
+        self._earl_point_weights = torch.cat(
+            [ws[lv] for lv in range(len(num_points)) for ws in w_split])
         return res
 
-    def loss_by_feat(self, *args, **kwargs) -> dict:
-        return self.earl_loss_with_proxies(super().loss_by_feat, *args, **kwargs)
-
-
-class _RecordingSampler:
-    """Forwards to a sampler and keeps its last sampling result."""
-
-    def __init__(self, sampler) -> None:
-        self.sampler = sampler
-        self.result = None
-
-    def sample(self, *args, **kwargs):
-        self.result = self.sampler.sample(*args, **kwargs)
-        return self.result
-
-    def __getattr__(self, name):
-        return getattr(self.sampler, name)
+    def loss_by_feat(self, cls_scores: List[Tensor], bbox_preds: List[Tensor],
+                     centernesses: List[Tensor], batch_gt_instances,
+                     batch_img_metas: List[dict], batch_gt_instances_ignore=None) -> dict:
+        featmap_sizes = [f.size()[-2:] for f in cls_scores]
+        points = self.prior_generator.grid_priors(
+            featmap_sizes, dtype=bbox_preds[0].dtype, device=bbox_preds[0].device)
+        self._earl_point_weights = None
+        labels, bbox_targets = self.get_targets(points, batch_gt_instances)
+        w, self._earl_point_weights = self._earl_point_weights, None
+        num_imgs = cls_scores[0].size(0)
+        scores = torch.cat([s.permute(0, 2, 3, 1).reshape(-1, self.cls_out_channels)
+                            for s in cls_scores])
+        deltas = torch.cat([b.permute(0, 2, 3, 1).reshape(-1, 4) for b in bbox_preds])
+        ctr = torch.cat([c.permute(0, 2, 3, 1).reshape(-1) for c in centernesses])
+        labels = torch.cat(labels)
+        bbox_targets = torch.cat(bbox_targets)
+        flat_points = torch.cat([p.repeat(num_imgs, 1) for p in points])
+        terms = self.earl_options.terms
+        pos = _fg(labels, self.num_classes).nonzero().reshape(-1)
+        num_pos = max(reduce_mean(torch.tensor(len(pos), dtype=torch.float,
+                                               device=deltas.device)), 1.0)
+        w = w.to(scores.dtype)
+        losses = dict(loss_cls=self.loss_cls(scores, labels, weight=w if 'cls' in terms else None,
+                                             avg_factor=num_pos))
+        w_pos = w[pos]
+        ctr_targets = self.centerness_target(bbox_targets[pos])
+        denorm = max(reduce_mean(ctr_targets.sum().detach()), 1e-6)
+        if len(pos):
+            p = flat_points[pos]
+            box_weight = ctr_targets * w_pos if 'box' in terms else ctr_targets
+            losses['loss_bbox'] = self.loss_bbox(
+                self.bbox_coder.decode(p, deltas[pos]),
+                self.bbox_coder.decode(p, bbox_targets[pos]),
+                weight=box_weight, avg_factor=denorm)
+            losses['loss_centerness'] = self.loss_centerness(
+                ctr[pos], ctr_targets, weight=w_pos if 'obj' in terms else None,
+                avg_factor=num_pos)
+        else:
+            losses['loss_bbox'] = deltas[pos].sum()
+            losses['loss_centerness'] = ctr[pos].sum()
+        return losses
 
 
 class YOLOXHeadEARL(EARLHeadMixin):
-    """YOLOXHead: SimOTA's sampling result is captured from ``self.sampler``
-    inside ``_get_targets_single``; weights are queued once every image's
-    targets exist (at the first loss call)."""
+    """YOLOXHead: SimOTA's targets keep each positive prior's gt box
+    (``bbox_target`` is a copy of it), so the gt index is read back by exact
+    box equality (and the class, when two gts share a box). :meth:`loss_by_feat`
+    is YOLOX's loss with the per-prior EARL weights on objectness (all priors)
+    and cls, box and L1 (positives)."""
 
-    _earl_loss_attrs = {'cls': ('loss_cls', ), 'box': ('loss_bbox', 'loss_l1'),
-                        'obj': ('loss_obj', )}
-
-    def _get_targets_single(self, *args, **kwargs) -> tuple:
+    def _get_targets_single(self, priors, cls_preds, decoded_bboxes, objectness,
+                            gt_instances, img_meta, gt_instances_ignore=None) -> tuple:
+        res = super()._get_targets_single(priors, cls_preds, decoded_bboxes, objectness,
+                                          gt_instances, img_meta, gt_instances_ignore)
         if not self.earl_recording:
-            return super()._get_targets_single(*args, **kwargs)
-        gt = self.earl_bound_args('_get_targets_single', args, kwargs).arguments['gt_instances']
-        sampler = self.sampler
-        recorder = _RecordingSampler(sampler)
-        self.sampler = recorder
-        try:
-            res = super()._get_targets_single(*args, **kwargs)
-        finally:
-            self.sampler = sampler
-        fg_mask = res[0]
+            return res
+        fg_mask, cls_target, _, bbox_target = res[:4]
         prior_gt = torch.full(fg_mask.shape, -1, dtype=torch.long, device=fg_mask.device)
-        if recorder.result is not None:
-            prior_gt[recorder.result.pos_inds] = recorder.result.pos_assigned_gt_inds
-        if not torch.equal(prior_gt >= 0, fg_mask):
-            raise RuntimeError(f'EARL<{self.earl_plain_type.__name__}>: sampled positives '
-                               'do not match the foreground mask')
-        self.earl_record(gt, prior_gt)
+        if bbox_target.numel():
+            gt_boxes = get_box_tensor(gt_instances.bboxes).to(bbox_target)
+            same = (bbox_target[:, None, :] == gt_boxes[None]).all(-1)
+            if len(gt_instances) > 1:  # two gts with one box: the target's class decides
+                same_cls = cls_target.argmax(1)[:, None] == gt_instances.labels[None].to(
+                    cls_target.device)
+                same = torch.where((same & same_cls).any(1, keepdim=True), same & same_cls,
+                                   same)
+            if not bool(same.any(1).all()):
+                raise RuntimeError(f'EARL<{self.earl_plain_type.__name__}>: a positive '
+                                   "prior's box target matches no gt box")
+            prior_gt[fg_mask] = same.float().argmax(1)  # the first matching gt
+        self.earl_record(gt_instances, prior_gt)
         return res
-
-    def _earl_queue(self, num_imgs: int) -> None:
-        records = self.earl_finalize(num_imgs)
-        # YOLOXHead.loss_by_feat: loss_obj over all priors (image-major), then
-        # loss_cls, loss_bbox (and loss_l1) over positives, if there are any
-        w = torch.cat([r['weights'] for r in records])
-        pos = torch.cat([r['pos'] for r in records])
-        self.earl_push('loss_obj', w)
-        w_pos = w[pos]
-        if w_pos.numel():
-            self.earl_push('loss_cls', w_pos)
-            self.earl_push('loss_bbox', w_pos)
-            if self.use_l1:
-                self.earl_push('loss_l1', w_pos)
 
     def loss_by_feat(self, cls_scores, bbox_preds, objectnesses, batch_gt_instances,
                      batch_img_metas, batch_gt_instances_ignore=None) -> dict:
+        num_imgs = len(batch_img_metas)
+        if batch_gt_instances_ignore is None:
+            batch_gt_instances_ignore = [None] * num_imgs
+        priors = torch.cat(self.prior_generator.grid_priors(
+            [s.shape[2:] for s in cls_scores], dtype=cls_scores[0].dtype,
+            device=cls_scores[0].device, with_stride=True))
+        cls_preds = torch.cat([c.permute(0, 2, 3, 1).reshape(num_imgs, -1, self.cls_out_channels)
+                               for c in cls_scores], 1)
+        box_preds = torch.cat([b.permute(0, 2, 3, 1).reshape(num_imgs, -1, 4)
+                               for b in bbox_preds], 1)
+        obj_preds = torch.cat([o.permute(0, 2, 3, 1).reshape(num_imgs, -1)
+                               for o in objectnesses], 1)
+        boxes = self._bbox_decode(priors, box_preds)
         self.earl_start()
-        return self.earl_loss_with_proxies(
-            super().loss_by_feat, cls_scores, bbox_preds, objectnesses,
-            batch_gt_instances, batch_img_metas, batch_gt_instances_ignore,
-            earl_prepare=lambda: self._earl_queue(len(batch_img_metas)))
+        try:
+            (pos_masks, cls_targets, obj_targets, bbox_targets, l1_targets,
+             num_fg) = multi_apply(self._get_targets_single,
+                                   priors.unsqueeze(0).repeat(num_imgs, 1, 1),
+                                   cls_preds.detach(), boxes.detach(), obj_preds.detach(),
+                                   batch_gt_instances, batch_img_metas,
+                                   batch_gt_instances_ignore)
+            records = self.earl_finalize(num_imgs)
+        finally:
+            self._earl_records = None
+        w = torch.cat([r['weights'] for r in records]).to(cls_preds.dtype)
+        terms = self.earl_options.terms
+        num_pos = torch.tensor(sum(num_fg), dtype=torch.float, device=cls_preds.device)
+        total = max(reduce_mean(num_pos), 1.0)
+        pos = torch.cat(pos_masks, 0)
+        w_pos = w[pos]
+        losses = dict(loss_obj=self.loss_obj(
+            obj_preds.view(-1, 1), torch.cat(obj_targets, 0),
+            weight=w.view(-1, 1) if 'obj' in terms else None) / total)
+        if num_pos > 0:
+            losses['loss_cls'] = self.loss_cls(
+                cls_preds.view(-1, self.num_classes)[pos], torch.cat(cls_targets, 0),
+                weight=w_pos.view(-1, 1) if 'cls' in terms else None) / total
+            losses['loss_bbox'] = self.loss_bbox(
+                boxes.view(-1, 4)[pos], torch.cat(bbox_targets, 0),
+                weight=w_pos if 'box' in terms else None) / total
+        else:  # keep both branches in the graph (mmdet issue 7298)
+            losses['loss_cls'] = cls_preds.sum() * 0
+            losses['loss_bbox'] = boxes.sum() * 0
+        if self.use_l1:
+            losses['loss_l1'] = (self.loss_l1(
+                box_preds.view(-1, 4)[pos], torch.cat(l1_targets, 0),
+                weight=w_pos.view(-1, 1) if 'box' in terms else None) / total
+                if num_pos > 0 else box_preds.sum() * 0)
+        return dict(loss_cls=losses['loss_cls'], loss_bbox=losses['loss_bbox'],
+                    loss_obj=losses['loss_obj'],
+                    **({'loss_l1': losses['loss_l1']} if self.use_l1 else {}))
 
 
 class GtWeightHookEARL(EARLHeadMixin):
