@@ -9,7 +9,7 @@ whole data set (the class part of LAEM / BDC-style aggregation):
 
 * E-step: for each cluster g, T[g, j] ∝ p_j · Π over its readers' labels l of
   pi_r[j, l] (a reader who gave k classes in one cluster counts each with
-  weight 1/k, as in :func:`~mmmulti.fusion.soft_wbf.reader_class_shares`);
+  weight 1/k, as in :func:`~mmmulti.fusion.soft_wbf.reader_votes`);
 * M-step: p_j = mean over clusters of T[g, j]; pi_r[j, l] ∝ ``smoothing`` +
   Σ over r's labels l in cluster g of T[g, j].
 
@@ -29,7 +29,7 @@ import numpy as np
 
 from .base import FusedBoxes, ImageReads
 from .registry import FUSION_METHODS
-from .soft_wbf import SoftWBF, reader_class_shares
+from .soft_wbf import SoftWBF, reader_votes
 from .weighted_boxes import WeightedBoxes
 
 
@@ -82,15 +82,11 @@ class DawidSkeneWBF(SoftWBF):
         g = 0
         for x, fused in zip(reads, members):
             for m in fused.members:
-                by_reader: Dict[str, set] = {}
-                for i in m:
-                    by_reader.setdefault(x.readers[i], set()).add(int(x.labels[i]))
-                for r, classes in by_reader.items():
-                    for lab in classes:
-                        g_idx.append(g)
-                        r_idx.append(pos[r])
-                        labels.append(lab)
-                        weights.append(1.0 / len(classes))
+                for r, lab, vote in reader_votes(x.readers[m], x.labels[m]):
+                    g_idx.append(g)
+                    r_idx.append(pos[r])
+                    labels.append(lab)
+                    weights.append(vote)
                 g += 1
         return (g, np.asarray(g_idx, np.int64), np.asarray(r_idx, np.int64),
                 np.asarray(labels, np.int64), np.asarray(weights, np.float64))
@@ -133,7 +129,7 @@ class DawidSkeneWBF(SoftWBF):
             # fuse() of one image under them gives the same shares
             self._m_step(post, g_idx, r_idx, labels, weights)
             post = self._e_step(num, g_idx, r_idx, labels, weights)
-        self._estimates(r_idx, weights)
+        self._estimates(r_idx)
         out, g = [], 0
         for x, fused in zip(reads, members):
             n = len(fused)
@@ -160,7 +156,7 @@ class DawidSkeneWBF(SoftWBF):
         post = self._e_step(num, g_idx, r_idx, labels, weights)
         return self.class_split(reads, fused, [self._shares(p) for p in post])
 
-    def _estimates(self, r_idx: np.ndarray, weights: np.ndarray) -> None:
+    def _estimates(self, r_idx: np.ndarray) -> None:
         est: Dict[str, dict] = OrderedDict()
         boxes = np.bincount(r_idx, minlength=len(self._readers)) if len(r_idx) else \
             np.zeros(len(self._readers), np.int64)
@@ -182,4 +178,4 @@ class DawidSkeneWBF(SoftWBF):
         return '\n'.join(lines)
 
 
-__all__ = ['DawidSkeneWBF', 'reader_class_shares']
+__all__ = ['DawidSkeneWBF']

@@ -22,7 +22,7 @@ so the two agree for its class term.
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Dict, List, Sequence
+from typing import Dict, List, Sequence, Tuple
 
 import numpy as np
 
@@ -32,22 +32,27 @@ from .wbf import WBF
 from .weighted_boxes import WeightedBoxes, weighted_boxes_fusion
 
 
-def reader_class_shares(readers: np.ndarray, labels: np.ndarray) -> dict:
-    """Class -> share of the readers' votes among one cluster's boxes.
-
-    Each distinct reader holds one vote, split evenly over the classes of its
-    boxes in the cluster (one reader who drew the finding twice, once as A and
-    once as B, gives 1/2 to each), so shares sum to 1.
-    """
-    by_reader = defaultdict(set)
+def reader_votes(readers: np.ndarray, labels: np.ndarray) -> List[Tuple[object, int, float]]:
+    """(reader, class, vote) of one cluster's boxes: each distinct reader holds
+    one vote, split evenly over the classes of its boxes in the cluster (one
+    reader who drew the finding twice, once as A and once as B, gives 1/2 to
+    each)."""
+    by_reader: Dict[object, set] = defaultdict(set)
     for r, lab in zip(readers, labels):
         by_reader[r].add(int(lab))
-    votes: dict = defaultdict(float)
-    for classes in by_reader.values():
-        for lab in classes:
-            votes[lab] += 1.0 / len(classes)
-    total = float(len(by_reader))
-    return {lab: v / total for lab, v in votes.items()}
+    return [(r, lab, 1.0 / len(classes))
+            for r, classes in by_reader.items() for lab in sorted(classes)]
+
+
+def reader_class_shares(readers: np.ndarray, labels: np.ndarray) -> dict:
+    """Class -> share of the readers' votes among one cluster's boxes
+    (:func:`reader_votes`), so shares sum to 1."""
+    votes = reader_votes(readers, labels)
+    total = float(len({r for r, _, _ in votes}))
+    shares: dict = defaultdict(float)
+    for _, lab, v in votes:
+        shares[lab] += v / total
+    return dict(shares)
 
 
 @FUSION_METHODS.register_module()

@@ -49,7 +49,5 @@ def batch_class_targets(batch_gt_instances: Sequence[InstanceData], num_classes:
     image carries shares (the head keeps its one-hot arithmetic)."""
     if not any(has_class_shares(gt) for gt in batch_gt_instances):
         return None
-    if not batch_gt_instances:
-        return None
     return torch.cat([gt_class_targets(gt, num_classes).to(device)
                       for gt in batch_gt_instances], 0)
