@@ -15,11 +15,12 @@ def test_paper_scale_reduced_on_cpu(tmp_path):
         "data = dict(num_train=6, num_val=2, num_test=3, img_size=640, seed=0, progress=False)\n"
         "arms = ['baseline', 'wbf_earl']\n"
         "seeds = [0]\n"
-        "cfg = dict(common=dict(train_cfg=dict(max_epochs=1, val_interval=1),\n"
-        "    param_scheduler=[dict(type='OneCycleLR', eta_max=3e-3, pct_start=0.1,\n"
-        "        anneal_strategy='cos', by_epoch=True, convert_to_iter_based=True,\n"
-        "        begin=0, end=1, total_steps=1)],\n"
-        "    default_hooks=dict(checkpoint=dict(interval=1))))\n")
+        "max_epochs = 1\n"
+        "train_cfg = dict(max_epochs=1, val_interval=1)\n"
+        "param_scheduler = [dict(type='OneCycleLR', eta_max=3e-3, pct_start=0.1,\n"
+        "    anneal_strategy='cos', by_epoch=True, convert_to_iter_based=True,\n"
+        "    begin=0, end=1, total_steps=1)]\n"
+        "default_hooks = dict(checkpoint=dict(interval=1))\n")
     work = tmp_path / 'work'
     proc = subprocess.run(
         [sys.executable, 'tools/run_protocol.py', '--scale', str(scale), '--data-root',

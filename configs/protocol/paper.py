@@ -9,23 +9,22 @@ data = dict(num_train=5000, num_val=1000, num_test=1000, img_size=640, seed=0)
 arms = ['truth', 'baseline', 'single_readers', 'readers_ensemble', 'wbf_earl',
         'reliability_wbf_earl']
 seeds = [0, 1, 2]
-epochs = 60
+max_epochs = 60
 train_flags = dict(amp=True, auto_scale_lr=True)  # used only where CUDA is available
 _loader = dict(num_workers=8, persistent_workers=True, pin_memory=True)
-cfg = dict(common=dict(
-    train_dataloader=dict(batch_size=64, **_loader, dataset=dict(cache_images=True)),
-    val_dataloader=dict(batch_size=64, **_loader),
-    test_dataloader=dict(batch_size=64, **_loader),
-    train_cfg=dict(max_epochs=epochs, val_interval=5),
-    auto_scale_lr=dict(enable=False, base_batch_size=64),
-    param_scheduler=[dict(type='OneCycleLR', eta_max=3e-3, pct_start=0.1,
-                          anneal_strategy='cos', div_factor=25.0, final_div_factor=100.0,
-                          by_epoch=True, convert_to_iter_based=True, begin=0, end=epochs,
-                          total_steps=epochs)],
-    # ~80 iterations an epoch: an EMA horizon of ~10 % of the run
-    custom_hooks=[dict(type='EMAHook', ema_type='BatchedExpMomentumEMA', momentum=0.0001,
-                       gamma=500, update_buffers=True, priority=49)],
-    default_hooks=dict(checkpoint=dict(interval=epochs, max_keep_ckpts=1)),
-))
+# overrides of every arm's config (mmmulti/protocol/scale.py)
+train_dataloader = dict(batch_size=64, **_loader, dataset=dict(cache_images=True))
+val_dataloader = dict(batch_size=64, **_loader)
+test_dataloader = dict(batch_size=64, **_loader)
+train_cfg = dict(max_epochs=max_epochs, val_interval=5)
+auto_scale_lr = dict(enable=False, base_batch_size=64)
+param_scheduler = [dict(type='OneCycleLR', eta_max=3e-3, pct_start=0.1, anneal_strategy='cos',
+                        div_factor=25.0, final_div_factor=100.0, by_epoch=True,
+                        convert_to_iter_based=True, begin=0, end=max_epochs,
+                        total_steps=max_epochs)]
+# ~80 iterations an epoch: an EMA horizon of ~10 % of the run
+custom_hooks = [dict(type='EMAHook', ema_type='BatchedExpMomentumEMA', momentum=0.0001,
+                     gamma=500, update_buffers=True, priority=49)]
+default_hooks = dict(checkpoint=dict(interval=max_epochs, max_keep_ckpts=1))
 ensemble = dict(iou_thr=0.4, skip_box_thr=0.0, conf_type='avg')
 no_finding = dict(enable=True, class_id=14)

@@ -27,6 +27,7 @@ from mmmulti.apis.configs import configs_root
 from .arms import Arm, expand_arms, make_arms
 from .progress import TrainProgress
 from .report import read_val_curve, write_reports
+from .scale import arm_overrides, load_scale
 
 #: experiment configs of each data set, under the shipped configs folder
 DATASET_CONFIG_DIRS = {'med_mnist': '', 'vindr_cxr': 'vindr'}
@@ -108,7 +109,7 @@ class ProtocolRunner:
 
     def __init__(self, settings: ProtocolSettings):
         self.s = settings
-        self.scale = Config.fromfile(settings.scale_file)
+        self.scale = load_scale(settings.scale_file)
         if settings.data_overrides:
             self.scale.merge_from_dict({'data': dict(settings.data_overrides)})
         self.name = osp.splitext(osp.basename(settings.scale_file))[0]
@@ -172,8 +173,8 @@ class ProtocolRunner:
             raise FileNotFoundError(f'arm {arm.name!r} needs config {path}, '
                                     f'which {self.s.dataset} / {self.s.detector} lacks')
         cfg = Config.fromfile(path)
-        cfg.merge_from_dict(self.scale.get('cfg', {}).get(self.s.detector, {}))
-        cfg.merge_from_dict(self.scale.get('cfg', {}).get('common', {}))
+        for overrides in arm_overrides(self.scale, self.s.detector):
+            cfg.merge_from_dict(overrides)
         cfg.merge_from_dict(arm.overrides)
         cfg.merge_from_dict(_data_overrides(
             osp.abspath(self.data_root), self.data_paths['test'], self.data_paths['val']))

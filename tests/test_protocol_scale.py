@@ -1,0 +1,55 @@
+"""Scale files are override configs: protocol keys describe the run, every other public key
+merges onto each arm's experiment config, `detector_overrides` onto one detector's arms."""
+import pytest
+from mmengine.config import Config
+
+from conftest import REPO
+from mmmulti.protocol.arms import make_arms
+from mmmulti.protocol.runner import ProtocolRunner, ProtocolSettings
+from mmmulti.protocol.scale import PROTOCOL_KEYS, arm_overrides, load_scale
+
+
+def _arm_cfg(tmp_path, scale, detector='yolo', arm='wbf_earl'):
+    runner = ProtocolRunner(ProtocolSettings(scale_file=str(scale), work_dir=str(tmp_path),
+                                             detector=detector, data_root=str(tmp_path / 'd')))
+    path = runner.arm_config(make_arms(['R1', 'R2', 'R3'])[arm], 0, str(tmp_path / arm))
+    return Config.fromfile(path)
+
+
+def test_mini_overrides_reach_the_arm_config(tmp_path):
+    cfg = _arm_cfg(tmp_path, f'{REPO}/configs/protocol/mini.py')
+    # mini's own keys over _cpu_overrides.py's, over configs/earl_yolo.py's
+    assert cfg.train_cfg.max_epochs == 18 and cfg.train_cfg.val_interval == 2
+    assert cfg.max_epochs == 18
+    assert cfg.param_scheduler[0].total_steps == 18
+    assert cfg.default_hooks.checkpoint.save_best == 'coco/bbox_mAP'
+    assert cfg.default_hooks.checkpoint.max_keep_ckpts == 1  # kept from the base scale
+    assert cfg.train_dataloader.batch_size == 16
+    assert cfg.train_dataloader.dataset.pipeline[2].scale == (128, 128)
+    assert cfg.model.bbox_head.widen_factor == 0.25 and cfg.model.bbox_head.train_size == 128
+    assert cfg.model.bbox_head.loss_weights.box == 0.1
+    # the arm's own choices survive: EARL head, WBF fusion
+    assert cfg.model.bbox_head.type == 'EARL'
+    # protocol keys and private helpers are not merged
+    for key in (PROTOCOL_KEYS - {'data_root'}) | {'_loader', '_batch_size'}:
+        assert key not in cfg, key
+
+
+def test_detector_overrides_apply_to_their_detector_only(tmp_path):
+    scale = load_scale(f'{REPO}/configs/protocol/quick.py')
+    own_yolo, common = arm_overrides(scale, 'yolo')
+    own_effdet, _ = arm_overrides(scale, 'efficientdet_d3')
+    assert own_yolo['model']['backbone']['widen_factor'] == 0.25
+    assert own_effdet == {}
+    assert 'model' not in common and 'train_cfg' in common
+    cfg = _arm_cfg(tmp_path, f'{REPO}/configs/protocol/quick.py', detector='efficientdet_d3')
+    assert cfg.train_cfg.max_epochs == 10
+    assert 'widen_factor' not in cfg.model.backbone
+
+
+def test_retired_cfg_layout_is_refused_with_directions(tmp_path):
+    old = tmp_path / 'old_scale.py'
+    old.write_text("data = dict(num_train=4)\narms = ['baseline']\nseeds = [0]\n"
+                   "cfg = dict(common=dict(train_cfg=dict(max_epochs=1)))\n")
+    with pytest.raises(ValueError, match=r'old_scale\.py.*top-level keys'):
+        load_scale(str(old))
