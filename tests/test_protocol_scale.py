@@ -40,11 +40,13 @@ def test_detector_overrides_apply_to_their_detector_only(tmp_path):
     own_yolo, common = arm_overrides(scale, 'yolo')
     own_effdet, _ = arm_overrides(scale, 'efficientdet_d3')
     assert own_yolo['model']['backbone']['widen_factor'] == 0.25
-    assert own_effdet == {}
+    assert own_effdet['model']['backbone'] == {'arch': 'b0'}
     assert 'model' not in common and 'train_cfg' in common
     cfg = _arm_cfg(tmp_path, f'{REPO}/configs/protocol/quick.py', detector='efficientdet_d3')
     assert cfg.train_cfg.max_epochs == 10
-    assert 'widen_factor' not in cfg.model.backbone
+    assert cfg.model.backbone.arch == 'b0' and 'widen_factor' not in cfg.model.backbone
+    assert cfg.model.bbox_head.anchor_generator.octave_base_scale == 2
+    assert cfg.model.bbox_head.anchor_generator.strides == [8, 16, 32, 64, 128]
 
 
 def test_retired_cfg_layout_is_refused_with_directions(tmp_path):

@@ -52,5 +52,15 @@ _yolo_cpu = dict(
                neck=dict(deepen_factor=0.33, widen_factor=0.25),
                bbox_head=dict(widen_factor=0.25, train_size=img_scale[0],
                               loss_weights=dict(box=0.1))))
-detector_overrides = dict(yolo=_yolo_cpu)
+# EfficientDet at 128 px: D0's size (B0, BiFPN W 64 x 3, head 3 convs), as YOLOv5-n
+# stands for YOLOv5-S above, and anchors of half the size: at octave base scale 4 the
+# smallest anchor is 32 px, and a median 128-px MED-MNIST box (16 x 21) overlaps no
+# anchor at IoU 0.5 (0.33 at best), so it trains only its one forced best anchor.
+_effdet_cpu = dict(model=dict(
+    backbone=dict(arch='b0'),
+    neck=dict(in_channels=[40, 112, 320], out_channels=64, num_stages=3),
+    bbox_head=dict(in_channels=64, stacked_convs=3,
+                   anchor_generator=dict(octave_base_scale=2))))
+detector_overrides = dict(yolo=_yolo_cpu, efficientdet_d3=_effdet_cpu,
+                          efficientdet_d4=_effdet_cpu)
 ensemble = dict(iou_thr=0.4, skip_box_thr=0.0, conf_type='avg')
