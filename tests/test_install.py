@@ -1,7 +1,7 @@
 """A plain (non-editable) install runs the shipped configs from any directory.
 
 The package is built from a copy of the files setup.py needs into a fresh
-virtualenv (system site-packages for torch, mmcv, mmdet: no network), and the
+virtualenv (that sees the test environment's torch, mmcv, mmdet: no network), and the
 tiny protocol runs from an empty folder, so nothing can come from the checkout.
 """
 import csv
@@ -33,8 +33,15 @@ def test_non_editable_install_runs_the_tiny_protocol(tmp_path):
             src.mkdir(exist_ok=True)
             shutil.copy(path, src / name)
     venv = tmp_path / 'venv'
-    run([sys.executable, '-m', 'venv', '--system-site-packages', str(venv)])
+    run([sys.executable, '-m', 'venv', str(venv)])
     py = str(venv / 'bin' / 'python')
+    # torch, mmcv, mmdet (and wheel, to build) from the environment running the tests,
+    # a virtualenv or not: its site-packages go after the new venv's own, and their .pth
+    # files (an editable mmmulti among them) are not read
+    outer = [p for p in sys.path if p.endswith('site-packages') and os.path.isdir(p)]
+    inner = run([py, '-c', 'import sysconfig; print(sysconfig.get_paths()["purelib"])']).strip()
+    with open(os.path.join(inner, '_outer_site_packages.pth'), 'w') as f:
+        f.write('\n'.join(outer) + '\n')
     run([py, '-m', 'pip', 'install', '--no-deps', '--no-build-isolation', '--no-index',
          '-q', str(src)])
     shutil.rmtree(src)  # nothing may come from the source copy either

@@ -24,6 +24,7 @@ def test_mini_overrides_reach_the_arm_config(tmp_path):
     assert cfg.param_scheduler[0].total_steps == 18
     assert cfg.default_hooks.checkpoint.save_best == 'coco/bbox_mAP'
     assert cfg.default_hooks.checkpoint.max_keep_ckpts == 1  # kept from the base scale
+    assert cfg.default_hooks.finite_loss.type == 'FiniteLossHook'  # kept from the arm's
     assert cfg.train_dataloader.batch_size == 16
     assert cfg.train_dataloader.dataset.pipeline[2].scale == (128, 128)
     assert cfg.model.bbox_head.widen_factor == 0.25 and cfg.model.bbox_head.train_size == 128
