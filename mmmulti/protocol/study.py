@@ -23,12 +23,12 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Mapping, Optional, Sequence
 
 import numpy as np
-from mmengine.config import Config
 
 from mmmulti.utils.atomic import atomic_path, atomic_write
 
 from .report import METRICS
 from .runner import ProtocolSettings, run_protocol
+from .scale import load_scale
 
 STUDY_FIELDS = ('preset', 'proficiency', 'arm', 'seed', 'map_40', 'map_50_95')
 
@@ -52,7 +52,7 @@ def point_name(preset: str, proficiency: float) -> str:
 
 def study_points(settings: StudySettings) -> List[tuple]:
     """``(preset, proficiency)`` of every protocol run, in order."""
-    defaults = Config.fromfile(settings.scale_file).get('study', {})
+    defaults = load_scale(settings.scale_file).get('study', {})
     presets = list(settings.presets or defaults.get('presets', ['paper']))
     profs = [float(p) for p in (settings.proficiencies
                                 or defaults.get('proficiencies', [0.8]))]
