@@ -56,7 +56,6 @@ def test_dist_train_earl_yolo_two_cpu_processes(tiny_med_mnist, tmp_path):
         'val_dataloader.dataset.pipeline.2.size=(64,64)',
         'model.backbone.widen_factor=0.125', 'model.neck.widen_factor=0.125',
         'model.bbox_head.widen_factor=0.125', 'model.bbox_head.train_size=64',
-        'param_scheduler.0.end=1', 'param_scheduler.0.total_steps=1',
     ]
     _, out = run_tool(['bash', 'tools/dist_train.sh', 'configs/earl_yolo.py', '2',
                        '--work-dir', str(tmp_path), '--cfg-options', *opts, *tiny],

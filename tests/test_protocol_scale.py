@@ -21,7 +21,6 @@ def test_mini_overrides_reach_the_arm_config(tmp_path):
     # mini's own keys over _cpu_overrides.py's, over configs/earl_yolo.py's
     assert cfg.train_cfg.max_epochs == 18 and cfg.train_cfg.val_interval == 2
     assert cfg.max_epochs == 18
-    assert cfg.param_scheduler[0].total_steps == 18
     assert cfg.default_hooks.checkpoint.save_best == 'coco/bbox_mAP'
     assert cfg.default_hooks.checkpoint.max_keep_ckpts == 1  # kept from the base scale
     assert cfg.default_hooks.finite_loss.type == 'FiniteLossHook'  # kept from the arm's
@@ -56,3 +55,55 @@ def test_retired_cfg_layout_is_refused_with_directions(tmp_path):
                    "cfg = dict(common=dict(train_cfg=dict(max_epochs=1)))\n")
     with pytest.raises(ValueError, match=r'old_scale\.py.*top-level keys'):
         load_scale(str(old))
+
+
+def _train_toy(tmp_path, param_scheduler, max_epochs, iters_per_epoch=2):
+    """mmengine's runner on a one-weight model, with a config's LR schedule and length."""
+    import torch
+    from mmengine.model import BaseModel
+    from mmengine.runner import Runner
+
+    class Toy(BaseModel):
+        def __init__(self):
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.ones(1))
+
+        def forward(self, inputs, data_samples=None, mode='loss'):
+            return dict(loss=(self.w * torch.stack(inputs)).sum())
+
+    runner = Runner(
+        model=Toy(), work_dir=str(tmp_path / 'toy'), default_scope='mmengine',
+        train_dataloader=dict(dataset=[dict(inputs=torch.ones(1))] * (2 * iters_per_epoch),
+                              sampler=dict(type='DefaultSampler', shuffle=False),
+                              batch_size=2, num_workers=0),
+        optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.1)),
+        param_scheduler=param_scheduler,
+        train_cfg=dict(by_epoch=True, max_epochs=max_epochs),
+        default_hooks=dict(checkpoint=None), env_cfg=dict(dist_cfg=dict(backend='gloo')))
+    runner.train()
+    return runner
+
+
+@pytest.mark.parametrize('scale', ['quick', 'mini'])
+def test_one_cycle_spans_the_scales_max_epochs(tmp_path, scale):
+    """The LR cycle ends exactly at the scale's last iteration, whatever its length: the
+    schedules leave `end` to mmengine's runner instead of restating max_epochs."""
+    cfg = _arm_cfg(tmp_path, f'{REPO}/configs/protocol/{scale}.py')
+    sched = cfg.param_scheduler[0]
+    assert sched.type == 'OneCycleLR' and 'end' not in sched and 'total_steps' not in sched
+    runner = _train_toy(tmp_path, cfg.param_scheduler, cfg.train_cfg.max_epochs)
+    one_cycle = runner.param_schedulers[0]
+    assert one_cycle.total_steps == 2 * cfg.train_cfg.max_epochs == runner.iter
+    final_lr = sched.eta_max / sched.div_factor / sched.final_div_factor
+    assert runner.optim_wrapper.get_lr()['lr'][0] == pytest.approx(final_lr, rel=0.05)
+
+
+def test_one_cycle_follows_a_max_epochs_override(tmp_path):
+    """`--cfg-options train_cfg.max_epochs=N` on a shipped YOLOv5 config: the whole cycle,
+    warm-up and annealing, fits the N epochs (not a 60-epoch cycle cut at N)."""
+    cfg = Config.fromfile(f'{REPO}/configs/earl_yolo.py')
+    runner = _train_toy(tmp_path, cfg.param_scheduler, max_epochs=3)
+    sched = cfg.param_scheduler[0]
+    assert runner.param_schedulers[0].total_steps == 6
+    final_lr = sched.eta_max / sched.div_factor / sched.final_div_factor
+    assert runner.optim_wrapper.get_lr()['lr'][0] == pytest.approx(final_lr, rel=0.05)

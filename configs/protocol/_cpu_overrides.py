@@ -28,10 +28,11 @@ train_dataloader = dict(batch_size=_batch_size, **_loader, dataset=dict(pipeline
 val_dataloader = dict(batch_size=16, **_loader, dataset=dict(pipeline=test_pipeline))
 test_dataloader = dict(batch_size=16, **_loader, dataset=dict(pipeline=test_pipeline))
 train_cfg = dict(max_epochs=max_epochs, val_interval=2)
+# one cycle over train_cfg.max_epochs, whatever a scale sets it to (mmengine's runner
+# fills in the cycle's `end`); also replaces EfficientDet's constant LR at these scales
 param_scheduler = [dict(type='OneCycleLR', eta_max=3e-3, pct_start=0.1, anneal_strategy='cos',
                         div_factor=25.0, final_div_factor=100.0, by_epoch=True,
-                        convert_to_iter_based=True, begin=0, end=max_epochs,
-                        total_steps=max_epochs)]
+                        convert_to_iter_based=True)]
 # the current model's weight in the EMA, (1 - m) e^(-iter/200) + m, ends near
 # m = 0.005 (a horizon of ~200 of the ~1,250 iterations) rather than YOLOv5's
 # 0.0001 (10^4 iterations, longer than the run); measured at 10 epochs, the

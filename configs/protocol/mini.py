@@ -13,11 +13,6 @@ data = dict(num_train=2000, num_val=150, num_test=300, img_size=128, seed=0)
 arms = ['truth', 'baseline', 'wbf_earl', 'reliability_wbf_earl']
 seeds = [0, 1, 2]
 max_epochs = 18
-# the base's values were computed with its 10 epochs: restate what depends on them
-train_cfg = dict(max_epochs=max_epochs)
-param_scheduler = [dict(type='OneCycleLR', eta_max=3e-3, pct_start=0.1, anneal_strategy='cos',
-                        div_factor=25.0, final_div_factor=100.0, by_epoch=True,
-                        convert_to_iter_based=True, begin=0, end=max_epochs,
-                        total_steps=max_epochs)]
+train_cfg = dict(max_epochs=max_epochs)  # the one-cycle LR follows it
 default_hooks = dict(checkpoint=dict(interval=max_epochs, save_best='coco/bbox_mAP',
                                      rule='greater'))

@@ -18,10 +18,10 @@ val_dataloader = dict(batch_size=64, **_loader)
 test_dataloader = dict(batch_size=64, **_loader)
 train_cfg = dict(max_epochs=max_epochs, val_interval=5)
 auto_scale_lr = dict(enable=False, base_batch_size=64)
+# one cycle over train_cfg.max_epochs, for the EfficientDet arms as well
 param_scheduler = [dict(type='OneCycleLR', eta_max=3e-3, pct_start=0.1, anneal_strategy='cos',
                         div_factor=25.0, final_div_factor=100.0, by_epoch=True,
-                        convert_to_iter_based=True, begin=0, end=max_epochs,
-                        total_steps=max_epochs)]
+                        convert_to_iter_based=True)]
 # ~80 iterations an epoch: an EMA horizon of ~10 % of the run
 custom_hooks = [dict(type='EMAHook', ema_type='BatchedExpMomentumEMA', momentum=0.0001,
                      gamma=500, update_buffers=True, priority=49)]

@@ -8,8 +8,7 @@ max_epochs = 1
 train_cfg = dict(max_epochs=max_epochs, val_interval=1)
 param_scheduler = [dict(type='OneCycleLR', eta_max=0.01, pct_start=0.15, anneal_strategy='cos',
                         div_factor=25.0, final_div_factor=100.0, by_epoch=True,
-                        convert_to_iter_based=True, begin=0, end=max_epochs,
-                        total_steps=max_epochs)]
+                        convert_to_iter_based=True)]
 train_dataloader = dict(batch_size=4)
 default_hooks = dict(checkpoint=dict(interval=max_epochs))
 detector_overrides = dict(yolo=dict(model=dict(bbox_head=dict(train_size=64))))

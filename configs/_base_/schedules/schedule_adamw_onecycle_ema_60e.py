@@ -17,10 +17,12 @@ optim_wrapper = dict(
     optimizer=dict(type='AdamW', lr=3e-3, betas=(0.9, 0.999), weight_decay=0.05,
                    fused=True),
     clip_grad=dict(max_norm=10.0))
+# No `end` / `total_steps`: mmengine's runner ends the cycle at `train_cfg.max_epochs`,
+# so `--cfg-options train_cfg.max_epochs=30` (or a protocol scale) shortens the whole
+# cycle, warm-up and annealing included, instead of cutting a 60-epoch cycle at epoch 30.
 param_scheduler = [
     dict(type='OneCycleLR', eta_max=3e-3, pct_start=0.1, anneal_strategy='cos',
-         div_factor=25.0, final_div_factor=100.0, by_epoch=True, convert_to_iter_based=True,
-         begin=0, end=max_epochs, total_steps=max_epochs),
+         div_factor=25.0, final_div_factor=100.0, by_epoch=True, convert_to_iter_based=True),
 ]
 # YOLOv5's weight EMA (mmdet's ExpMomentumEMA formula, batched update): the weight of
 # the current model is (1 - m) * exp(-iter / gamma) + m with YOLOv5's m = 0.0001.

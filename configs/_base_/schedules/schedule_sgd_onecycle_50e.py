@@ -8,9 +8,9 @@ optim_wrapper = dict(
     optimizer=dict(type='SGD', lr=1e-3, momentum=0.937, weight_decay=5e-4, nesterov=True),
     clip_grad=dict(max_norm=10.0))
 param_scheduler = [
-    # one cycle over the whole run, stepped every iteration
+    # one cycle over the whole run (mmengine ends it at train_cfg.max_epochs), stepped
+    # every iteration
     dict(type='OneCycleLR', eta_max=1e-3, pct_start=0.1, anneal_strategy='cos',
-         div_factor=25.0, final_div_factor=1e4, by_epoch=True, convert_to_iter_based=True,
-         begin=0, end=max_epochs, total_steps=max_epochs),
+         div_factor=25.0, final_div_factor=1e4, by_epoch=True, convert_to_iter_based=True),
 ]
 auto_scale_lr = dict(enable=False, base_batch_size=16)
