@@ -19,8 +19,8 @@ def _arm_cfg(tmp_path, scale, detector='yolo', arm='wbf_earl'):
 def test_mini_overrides_reach_the_arm_config(tmp_path):
     cfg = _arm_cfg(tmp_path, f'{REPO}/configs/protocol/mini.py')
     # mini's own keys over _cpu_overrides.py's, over configs/earl_yolo.py's
-    assert cfg.train_cfg.max_epochs == 18 and cfg.train_cfg.val_interval == 2
-    assert cfg.max_epochs == 18
+    assert cfg.train_cfg.max_epochs == 9 and cfg.train_cfg.val_interval == 1
+    assert cfg.max_epochs == 9
     assert cfg.default_hooks.checkpoint.save_best == 'coco/bbox_mAP'
     assert cfg.default_hooks.checkpoint.max_keep_ckpts == 1  # kept from the base scale
     assert cfg.default_hooks.finite_loss.type == 'FiniteLossHook'  # kept from the arm's
