@@ -39,3 +39,18 @@ def test_protocol_tiny_end_to_end(tmp_path):
     # every trained arm left the config it ran, for reproducing it by hand
     assert osp.isfile(work / 'seed0' / 'wbf_earl' / 'wbf_earl.py')
     assert osp.isfile(work / 'seed0' / 'readers_ensemble' / 'predictions.json')
+    # run again: every arm's predictions are reused, since its config is unchanged
+    again = subprocess.run(
+        [sys.executable, 'tools/run_protocol.py', '--scale', 'tiny', '--data-root',
+         str(tmp_path / 'data'), '--work-dir', str(work), '--arms', 'baseline', 'wbf_earl'],
+        cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, (again.stdout + again.stderr)[-5000:]
+    assert 'seed 0 wbf_earl: reusing' in again.stdout and 'training (' not in again.stdout
+    # ... but not after a change of recipe: the arm is named with the changed key
+    changed = subprocess.run(
+        [sys.executable, 'tools/run_protocol.py', '--scale', 'tiny', '--data-root',
+         str(tmp_path / 'data'), '--work-dir', str(work), '--arms', 'baseline',
+         '--cfg-options', 'train_cfg.max_epochs=2'],
+        cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert changed.returncode != 0
+    assert 'train_cfg.max_epochs: 1 -> 2' in changed.stdout + changed.stderr

@@ -37,7 +37,9 @@ DEFAULT_DATA_PATHS = {'train': 'annotations/train_multi_reader.json',
                       'val': 'annotations/val.json', 'test': 'annotations/test.json',
                       'train_images': 'images/train',
                       # the simulator's clean boxes of the training images (truth arm)
-                      'train_truth': 'annotations/train.json'}
+                      'train_truth': 'annotations/train.json',
+                      # the simulator's settings and readers (generated data only)
+                      'readers': 'annotations/readers.json'}
 
 
 @dataclass
@@ -104,6 +106,36 @@ def _checkpoint(work_dir: str) -> str:
         return f.read().strip()
 
 
+#: in each arm's work dir: the config the protocol merged for it
+PROTOCOL_CONFIG = 'protocol_config.py'
+
+
+def _flatten(value, prefix: str = '') -> Dict[str, object]:
+    if isinstance(value, dict):
+        out: Dict[str, object] = {}
+        for k, v in value.items():
+            out.update(_flatten(v, f'{prefix}.{k}' if prefix else str(k)))
+        return out
+    if isinstance(value, (list, tuple)):
+        out = {f'{prefix}.#len': len(value)}
+        for i, v in enumerate(value):
+            out.update(_flatten(v, f'{prefix}.{i}'))
+        return out
+    return {prefix: value}
+
+
+def config_changes(old: Config, new: Config) -> List[str]:
+    """The dotted keys whose values differ between two configs, ``key: old -> new``."""
+    # both through the same text round trip, so tuples and lists compare alike
+    a = _flatten(Config.fromstring(old.pretty_text, '.py').to_dict())
+    b = _flatten(Config.fromstring(new.pretty_text, '.py').to_dict())
+    return [f'{k}: {a.get(k, "(absent)")!r} -> {b.get(k, "(absent)")!r}'
+            for k in sorted(set(a) | set(b)) if a.get(k, _MISSING) != b.get(k, _MISSING)]
+
+
+_MISSING = object()
+
+
 class ProtocolRunner:
     """Trains, tests and scores each arm for each seed; writes the reports."""
 
@@ -136,6 +168,8 @@ class ProtocolRunner:
         """Generate MED-MNIST at this scale unless it is already there."""
         test_json = self.data_path('test')
         if osp.isfile(test_json):
+            if self.s.dataset == 'med_mnist':
+                self.check_generated_data()
             _log(f'data: using {self.data_root}')
             return
         if self.s.dataset != 'med_mnist':
@@ -144,6 +178,26 @@ class ProtocolRunner:
         from mmmulti.simulation import make_med_mnist
         _log(f'data: generating MED-MNIST into {self.data_root} ({dict(self.scale.data)})')
         make_med_mnist(self.data_root, **self.scale.data)
+
+    def check_generated_data(self) -> None:
+        """Refuse a MED-MNIST folder generated with other settings than the scale's
+        ``data``: its numbers would be reported as the scale's."""
+        from mmmulti.simulation.provenance import generation_mismatch
+        readers_json = self.data_path('readers')
+        if not osp.isfile(readers_json):
+            _log(f'data: {readers_json} not found: {self.data_root} is not a generated '
+                 'MED-MNIST folder, its settings are not checked against the scale')
+            return
+        diff = generation_mismatch(readers_json, dict(self.scale.data))
+        if diff is None:
+            _log(f'data: {readers_json} records no settings (made by an older mmmulti): '
+                 f'not checked against the scale; delete {self.data_root} to regenerate')
+        elif diff:
+            raise ValueError(
+                f'{self.data_root} was generated with other settings than '
+                f'{self.s.scale_file} asks for ({readers_json}):\n  ' + '\n  '.join(diff)
+                + f'\nDelete {self.data_root} to generate the scale\'s data there, or give '
+                '--data-root another folder.')
 
     def readers(self) -> List[str]:
         with open(self.data_path('train')) as f:
@@ -166,7 +220,22 @@ class ProtocolRunner:
 
     # -- arms -----------------------------------------------------------------
     def arm_config(self, arm: Arm, seed: int, work_dir: str) -> str:
-        """Write the merged config of ``arm`` for ``seed``; return its path."""
+        """Write the merged config of ``arm`` for ``seed``; return its path.
+
+        Written twice: ``<arm>.py`` is trained from (mmengine rewrites it in the work
+        dir with what the tools add at run time: launcher, ``load_from``, AMP), and
+        ``protocol_config.py`` keeps what the protocol merged, for
+        :meth:`check_reused_arm` to compare a later run with."""
+        cfg = self.merged_arm_config(arm, seed, work_dir)
+        out = osp.join(work_dir, f'{arm.name}.py')
+        os.makedirs(work_dir, exist_ok=True)
+        cfg.dump(out)
+        cfg.dump(osp.join(work_dir, PROTOCOL_CONFIG))
+        return out
+
+    def merged_arm_config(self, arm: Arm, seed: int, work_dir: str) -> Config:
+        """The arm's experiment config with the scale's, the arm's, the data's and the
+        command line's overrides merged on, in that order."""
         cfg_dir = DATASET_CONFIG_DIRS[self.s.dataset]
         path = osp.join(configs_root(), cfg_dir, arm.config.format(det=self.s.detector))
         if not osp.isfile(path):
@@ -181,10 +250,26 @@ class ProtocolRunner:
         cfg.merge_from_dict(self.s.extra_cfg)
         cfg.randomness = dict(seed=seed)
         cfg.work_dir = work_dir
-        out = osp.join(work_dir, f'{arm.name}.py')
-        os.makedirs(work_dir, exist_ok=True)
-        cfg.dump(out)
-        return out
+        return cfg
+
+    def check_reused_arm(self, arm: Arm, seed: int, work_dir: str) -> None:
+        """Refuse to reuse an arm's predictions when its config has changed since they
+        were made (another recipe, data or override): they are not this run's arm."""
+        saved = osp.join(work_dir, PROTOCOL_CONFIG)
+        if not osp.isfile(saved):
+            _log(f'seed {seed} {arm.name}: {saved} not found (a run of an older mmmulti): '
+                 'the reused predictions are not checked against this run\'s config; '
+                 f'delete {work_dir} to train the arm again')
+            return
+        changed = config_changes(Config.fromfile(saved),
+                                 self.merged_arm_config(arm, seed, work_dir))
+        if changed:
+            raise ValueError(
+                f'{work_dir}: its predictions were made with another config than this '
+                f'run merges for arm {arm.name!r}, seed {seed} ({saved}):\n  '
+                + '\n  '.join(changed[:10])
+                + (f'\n  ... {len(changed) - 10} more' if len(changed) > 10 else '')
+                + f'\nDelete {work_dir} to train it again, or give --work-dir another folder.')
 
     def train_flags(self) -> List[str]:
         """Training flags (``tools/train.py``) of the scale's ``train_flags`` (``amp``,
@@ -216,6 +301,7 @@ class ProtocolRunner:
             _run([sys.executable, '-m', 'mmmulti.cli.test', config, _checkpoint(work_dir),
                   '--work-dir', work_dir, '--out', preds], osp.join(work_dir, 'test.log'))
         else:
+            self.check_reused_arm(arm, seed, work_dir)
             _log(f'seed {seed} {arm.name}: reusing {osp.relpath(preds)}')
         return dict(predictions=preds, train_seconds=round(time.time() - t0, 1))
 

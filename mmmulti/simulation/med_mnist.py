@@ -33,6 +33,7 @@ import numpy as np
 from ..utils.atomic import dump_json_atomic
 from .digits import DEFAULT_THRESHOLD, DigitBank, load_mnist_idx, load_sklearn_digits, render_digit
 from .profiles import ReaderProfile, build_profiles
+from .provenance import generation_record
 from .readers import ALPHA_STD, sample_transition_matrix
 
 CLASSES = tuple(str(d) for d in range(10))
@@ -172,6 +173,11 @@ def make_med_mnist(out_dir: str, num_train: int = 5000, num_val: int = 1000,
     if any(n < 0 for n in counts.values()):
         raise ValueError(f'image counts must be >= 0, got {counts}')
 
+    generation = generation_record(
+        num_train=num_train, num_val=num_val, num_test=num_test, img_size=img_size,
+        num_readers=num_readers, proficiency=proficiency, digits_per_image=digits_per_image,
+        min_digit_size=min_digit_size, max_digit_size=max_digit_size, seed=seed,
+        alpha_std=alpha_std, preset=preset, reader_profiles=reader_profiles)
     bank = load_mnist_idx(mnist_dir) if mnist_dir else load_sklearn_digits()
     pools = bank.split_pools(POOL_FRACTIONS, seed)
     reader_ids = [f'R{k + 1}' for k in range(num_readers)]
@@ -261,7 +267,9 @@ def make_med_mnist(out_dir: str, num_train: int = 5000, num_val: int = 1000,
                       transition_matrix=matrices[k].round(6).tolist())
                  for k, r in enumerate(reader_ids)],
         statistics=dict(readers=stats, digits_without_place=skipped_total,
-                        note='train + val reads; test has truth only')), paths['readers'])
+                        note='train + val reads; test has truth only'),
+        # every data setting, so a run can tell whether this folder is the data it asks for
+        generation=dict(generation, digit_source=bank.source)), paths['readers'])
     return paths
 
 
