@@ -108,6 +108,8 @@ def _checkpoint(work_dir: str) -> str:
 
 #: in each arm's work dir: the config the protocol merged for it
 PROTOCOL_CONFIG = 'protocol_config.py'
+#: a key one of two compared configs lacks (None is a value a config can hold)
+_MISSING = object()
 
 
 def _flatten(value, prefix: str = '') -> Dict[str, object]:
@@ -131,9 +133,6 @@ def config_changes(old: Config, new: Config) -> List[str]:
     b = _flatten(Config.fromstring(new.pretty_text, '.py').to_dict())
     return [f'{k}: {a.get(k, "(absent)")!r} -> {b.get(k, "(absent)")!r}'
             for k in sorted(set(a) | set(b)) if a.get(k, _MISSING) != b.get(k, _MISSING)]
-
-
-_MISSING = object()
 
 
 class ProtocolRunner:
