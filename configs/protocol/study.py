@@ -6,6 +6,6 @@
 #   python tools/run_study.py --scale study --presets vindr_like mixed --seeds 0 1 2
 _base_ = './quick.py'
 arms = ['truth', 'baseline', 'wbf_earl', 'allboxes_earl', 'soft_wbf_earl',
-        'reliability_wbf_earl', 'dawid_skene_earl']
+        'reliability_wbf_earl', 'dawid_skene_earl', 'presence_earl']
 seeds = [0]
 study = dict(presets=['vindr_like'], proficiencies=[0.6, 0.7, 0.8])

@@ -11,9 +11,11 @@ from .reliability import ReliabilityWBF
 from .simple import AllBoxes, SingleReader
 from .soft_wbf import SoftWBF
 from .dawid_skene import DawidSkeneWBF
+from .presence import PresenceWBF
 from .wbf import WBF, AllBoxesAgreement
 from .registry_names import METHOD_ALIASES, build_fusion
 
 __all__ = ['BaseFusion', 'FusedBoxes', 'ImageReads', 'agreement_confidence', 'WBF',
            'AllBoxes', 'AllBoxesAgreement', 'SingleReader', 'MajorityVote', 'NMS', 'SoftNMS', 'NMW',
-           'ReliabilityWBF', 'SoftWBF', 'DawidSkeneWBF', 'METHOD_ALIASES', 'build_fusion']
+           'ReliabilityWBF', 'SoftWBF', 'DawidSkeneWBF', 'PresenceWBF',
+           'METHOD_ALIASES', 'build_fusion']

@@ -19,6 +19,7 @@ METHOD_ALIASES = {
     'reliability_wbf': 'ReliabilityWBF',
     'soft_wbf': 'SoftWBF',
     'dawid_skene_wbf': 'DawidSkeneWBF',
+    'presence_wbf': 'PresenceWBF',
 }
 
 

@@ -22,7 +22,7 @@ so the two agree for its class term.
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -92,14 +92,18 @@ class SoftWBF(WBF):
 
     @staticmethod
     def class_split(reads: ImageReads, fused: WeightedBoxes,
-                    shares: Sequence[Dict[int, float]]) -> FusedBoxes:
+                    shares: Sequence[Dict[int, float]],
+                    confidence: Optional[np.ndarray] = None) -> FusedBoxes:
         """The class-split rows of an image's clusters, given each cluster's
-        class -> share (shares of a cluster sum to 1)."""
+        class -> share (shares of a cluster sum to 1) and, optionally, its
+        confidence (default: the agreement c)."""
         if not len(fused):
             return FusedBoxes.empty()
         boxes = fused.boxes * np.array([reads.width, reads.height,
                                         reads.width, reads.height])
         conf, agree = agreement_confidence(fused.sources, reads.num_readers)
+        if confidence is not None:
+            conf = np.asarray(confidence, dtype=np.float64)
         out_boxes: List[np.ndarray] = []
         out_labels, out_conf, out_agree = [], [], []
         for k, cluster_shares in enumerate(shares):

@@ -5,7 +5,8 @@ all-boxes baseline, one model per single reader, the readers ensemble (the
 single-reader models' predictions fused with WBF), EARL on WBF or on
 reliability-weighted WBF fusion, EARL on WBF clusters of all classes whose
 class target is the readers' vote distribution (soft labels) or a Dawid-Skene
-posterior over classes, and EARL on every
+posterior over classes, EARL on the same clusters weighted by the posterior that
+each is a real finding (presence EM), and EARL on every
 reader's box weighted by its WBF cluster's agreement. The ``truth`` arm (simulated data only)
 trains on the clean boxes: the upper bound the others are measured against.
 """
@@ -59,6 +60,14 @@ def make_arms(readers: Sequence[str]) -> Dict[str, Arm]:
             'dawid_skene_earl', 'earl_{det}.py',
             {'train_dataloader': {'dataset': {'fusion': {
                 '_delete_': True, 'type': 'DawidSkeneWBF', 'iou_thr': 0.4}}}}),
+        # as soft_wbf_earl, the confidence the posterior that the finding is real
+        # given which readers drew it (EM); likely-spurious clusters dropped
+        # (configs/presence_earl_yolo.py by hand)
+        'presence_earl': Arm(
+            'presence_earl', 'earl_{det}.py',
+            {'train_dataloader': {'dataset': {'fusion': {
+                '_delete_': True, 'type': 'PresenceWBF', 'iou_thr': 0.4,
+                'min_confidence': 0.5}}}}),
         'reliability_wbf_earl': Arm(
             'reliability_wbf_earl', 'earl_{det}.py',
             {'train_dataloader': {'dataset': {'fusion': {

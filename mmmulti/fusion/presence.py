@@ -1,0 +1,221 @@
+"""Soft-label WBF whose confidence is the posterior that a finding is real.
+
+WBF's confidence c = agreement / R counts every reader's box as 1/R of the
+evidence that a finding is there, whoever drew it. Whether a box drawn by one
+reader only is a finding the others missed or a finding that is not there
+depends on the readers: a reader who rarely misses and often adds findings
+makes lone boxes mostly spurious; one who misses often and never adds makes
+them mostly real. Both rates can be estimated from the data set, the way
+Dawid & Skene (1979) estimate class confusions, here for *presence*
+(a "two-coin" model per reader):
+
+* each cluster g (class-agnostic WBF, as :class:`~mmmulti.fusion.SoftWBF`)
+  on an image read by readers R_i is a real finding (z = 1) or spurious
+  (z = 0), with prior P(z = 1) = rho;
+* real: every reader r of the image draws it (y_r = 1) with probability s_r
+  (its sensitivity), independently; a reader of the image with no box there
+  is an absent vote (VinDr-CXR's "No finding" readers included);
+* spurious: one reader made it up -- reader r with probability q_r / (sum of
+  q over the image's readers) -- and each other reader of the image happens
+  to draw a box there with a small probability f. (Independent per-reader
+  coins for spurious clusters, Dawid & Skene's two-coin model, let EM
+  explain two-reader clusters as "spurious" and real findings as "drawn by
+  everyone": a spurious box is one reader's, and two readers rarely invent
+  the same one.)
+* E-step: P(z = 1 | y) = rho L1 / (rho L1 + (1 - rho) L0), L1 = prod_r
+  s_r^y (1 - s_r)^(1 - y), L0 = sum over r with y_r = 1 of q_r / Q_i *
+  f^(n - 1) (1 - f)^(R_i - n), n = readers who drew it;
+* M-step: rho = mean posterior; s_r = (1 + sum_g post_g y_gr) / (2 + sum_g
+  post_g) over the clusters of the images r read; q_r proportional to 1 + the
+  spurious clusters r is expected to have made up; f = (1 + expected other
+  readers' boxes in spurious clusters) / (2 + their opportunities) -- one
+  pseudo-count each way keeps every rate off 0 and 1.
+
+EM starts from the agreement (posterior = c) and stops when no posterior
+moves by more than ``tol``. Clusters are never empty -- a finding no reader
+drew is never seen -- which the model ignores: s_r is somewhat overestimated
+when readers miss a lot; the ordering of the posteriors is what training uses.
+
+Output: the class-split rows of SoftWBF (class target = the readers' vote
+shares) with the cluster's posterior as its confidence. Clusters whose
+posterior is below ``min_confidence`` (default 0.5: more likely spurious than
+real) are dropped, so their place trains as background instead of as a
+down-weighted target; the drops are counted in :meth:`report`.
+"""
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Dict, List, Optional, Sequence
+
+import numpy as np
+
+from .base import FusedBoxes, ImageReads, agreement_confidence
+from .registry import FUSION_METHODS
+from .soft_wbf import SoftWBF, reader_class_shares
+from .weighted_boxes import WeightedBoxes
+
+
+@FUSION_METHODS.register_module()
+class PresenceWBF(SoftWBF):
+    """Class-agnostic WBF clusters; confidence = P(real | who drew it), by EM.
+
+    Args:
+        iou_thr, skip_box_thr, conf_type: as :class:`~mmmulti.fusion.WBF`.
+        max_iter (int): most EM rounds.
+        tol (float): stop when no posterior changes by more than this.
+        min_confidence (float): clusters whose posterior is below this are
+            dropped (0 keeps every cluster with its posterior as weight).
+
+    After :meth:`fuse_dataset`: ``prior`` (rho), ``sensitivity`` (s_r) and
+    ``invention`` (q_r, summing to 1) per reader, ``coincidence`` (f), ``reader_estimates``, ``dropped``
+    (clusters below ``min_confidence``) and :meth:`report`.
+    """
+
+    dataset_level = True
+
+    def __init__(self, iou_thr: float = 0.4, skip_box_thr: float = 0.0,
+                 conf_type: str = 'avg', max_iter: int = 100, tol: float = 1e-4,
+                 min_confidence: float = 0.5, progress: bool = True) -> None:
+        super().__init__(iou_thr=iou_thr, skip_box_thr=skip_box_thr, conf_type=conf_type,
+                         progress=progress)
+        if not 0.0 <= min_confidence < 1.0:
+            raise ValueError(f'min_confidence must be in [0, 1), got {min_confidence}')
+        self.max_iter = int(max_iter)
+        self.tol = float(tol)
+        self.min_confidence = float(min_confidence)
+        self._readers: List[str] = []
+        self.prior: Optional[float] = None
+        self.sensitivity: Optional[np.ndarray] = None
+        self.invention: Optional[np.ndarray] = None
+        self.coincidence: Optional[float] = None
+        self.reader_estimates: Dict[str, dict] = OrderedDict()
+        self.iterations = 0
+        self.clusters = 0
+        self.dropped = 0
+
+    # -- observations ----------------------------------------------------------
+    def _votes(self, reads: Sequence[ImageReads],
+               members: Sequence[WeightedBoxes]) -> tuple:
+        """(clusters, readers) arrays: ``drew`` (1: has a box in the cluster),
+        ``read`` (1: read the cluster's image), and the clusters' c."""
+        pos = {r: i for i, r in enumerate(self._readers)}
+        rows = sum(len(m) for m in members)
+        drew = np.zeros((rows, len(self._readers)))
+        read = np.zeros_like(drew)
+        conf = np.zeros(rows)
+        g = 0
+        for x, fused in zip(reads, members):
+            n = len(fused)
+            if not n:
+                continue
+            idx = [pos[r] for r in x.image_readers]
+            read[g:g + n, idx] = 1.0
+            for k, m in enumerate(fused.members):
+                drew[g + k, [pos[r] for r in set(x.readers[m].tolist())]] = 1.0
+            conf[g:g + n] = agreement_confidence(fused.sources, x.num_readers)[0]
+            g += n
+        return drew, read, conf
+
+    # -- EM ----------------------------------------------------------------------
+    def _m_step(self, post: np.ndarray, drew: np.ndarray, read: np.ndarray) -> None:
+        real, spurious = post[:, None] * read, 1.0 - post
+        self.sensitivity = (1.0 + (real * drew).sum(0)) / (2.0 + real.sum(0))
+        if self.invention is None:
+            self.invention = np.full(drew.shape[1], 1.0 / drew.shape[1])
+        author = drew * self.invention
+        author /= np.clip(author.sum(1, keepdims=True), 1e-300, None)
+        made_up = 1.0 + (spurious[:, None] * author).sum(0)
+        self.invention = made_up / made_up.sum()
+        n, r = drew.sum(1), read.sum(1)
+        self.coincidence = float((1.0 + (spurious * (n - 1)).sum())
+                                 / (2.0 + (spurious * (r - 1)).sum()))
+        self.prior = float(np.clip(post.mean(), 1e-6, 1 - 1e-6))
+
+    def _e_step(self, drew: np.ndarray, read: np.ndarray) -> np.ndarray:
+        s = self.sensitivity
+        log1 = np.log(self.prior) + (read * (drew * np.log(s) + (1.0 - drew) * np.log1p(-s))).sum(1)
+        n, r = drew.sum(1), read.sum(1)
+        author = (drew * self.invention).sum(1) / (read * self.invention).sum(1)
+        log0 = (np.log1p(-self.prior) + np.log(author) + (n - 1) * np.log(self.coincidence)
+                + (r - n) * np.log1p(-self.coincidence))
+        return 1.0 / (1.0 + np.exp(np.clip(log0 - log1, -700, 700)))
+
+    def fuse_dataset(self, reads: Sequence[ImageReads]) -> List[FusedBoxes]:
+        reads = list(reads)
+        self._readers = sorted({r for x in reads for r in x.image_readers})
+        members = self.fuse_dataset_members(reads)
+        drew, read, post = self._votes(reads, members)
+        self.iterations, self.invention = 0, None
+        if len(post):
+            for it in range(1, self.max_iter + 1):
+                self._m_step(post, drew, read)
+                new = self._e_step(drew, read)
+                delta = float(np.abs(new - post).max())
+                post, self.iterations = new, it
+                if delta < self.tol:
+                    break
+            # posteriors of the final rates, so fuse() of one image agrees
+            self._m_step(post, drew, read)
+            post = self._e_step(drew, read)
+        self._estimates(drew, read, post)
+        out, g = [], 0
+        self.clusters, self.dropped = len(post), 0
+        for x, fused in zip(reads, members):
+            n = len(fused)
+            out.append(self._posterior_rows(x, fused, post[g:g + n]))
+            g += n
+        return out
+
+    def _posterior_rows(self, reads: ImageReads, fused: WeightedBoxes,
+                        post: np.ndarray) -> FusedBoxes:
+        """Class-split rows of the clusters kept, each with its posterior."""
+        keep = np.flatnonzero(post >= self.min_confidence)
+        self.dropped += len(post) - len(keep)
+        kept = WeightedBoxes(fused.boxes[keep], fused.scores[keep], fused.labels[keep],
+                             [fused.members[k] for k in keep], fused.sources[keep])
+        shares = [reader_class_shares(reads.readers[m], reads.labels[m]) for m in kept.members]
+        conf = np.clip(post[keep], np.finfo(np.float32).tiny, 1.0)
+        return self.class_split(reads, kept, shares, confidence=conf)
+
+    def fuse(self, reads: ImageReads) -> FusedBoxes:
+        """One image under the fitted rates (SoftWBF's output, c as
+        confidence and nothing dropped, when :meth:`fuse_dataset` has not run
+        or for a reader it did not see)."""
+        fused = self.fuse_members(reads)
+        fitted = self.prior is not None and set(reads.image_readers) <= set(self._readers)
+        if not fitted or not len(fused):
+            return self._finish(reads, fused)
+        drew, read, _ = self._votes([reads], [fused])
+        return self._posterior_rows(reads, fused, self._e_step(drew, read))
+
+    # -- reporting ---------------------------------------------------------------
+    def _estimates(self, drew: np.ndarray, read: np.ndarray, post: np.ndarray) -> None:
+        est: Dict[str, dict] = OrderedDict()
+        for i, r in enumerate(self._readers):
+            mine = drew[:, i] > 0
+            est[r] = dict(
+                boxes=int(mine.sum()),
+                sensitivity=float(self.sensitivity[i]) if self.sensitivity is not None
+                else float('nan'),
+                invention=float(self.invention[i]) if self.invention is not None
+                else float('nan'),
+                # share of this reader's clusters that are more likely real
+                precision=float((post[mine] >= 0.5).mean()) if mine.any() else float('nan'))
+        self.reader_estimates = est
+
+    def report(self) -> str:
+        """The readers' estimated rates and the clusters dropped, printable."""
+        if self.prior is None:
+            return 'PresenceWBF: not fitted (call fuse_dataset first)'
+        lines = [f'finding presence (two-coin EM, {self.iterations} round(s)): prior '
+                 f'{self.prior:.3f}, coincidence f {self.coincidence:.3f}; {self.dropped} of {self.clusters} clusters below '
+                 f'{self.min_confidence:g} dropped',
+                 f'{"reader":<12s} {"boxes":>7s} {"sensitivity":>11s} {"invention":>9s} '
+                 f'{"precision":>9s}']
+        for r, e in self.reader_estimates.items():
+            lines.append(f'{r:<12s} {e["boxes"]:>7d} {e["sensitivity"]:>11.3f} '
+                         f'{e["invention"]:>9.3f} {e["precision"]:>9.3f}')
+        return '\n'.join(lines)
+
+
+__all__ = ['PresenceWBF']
