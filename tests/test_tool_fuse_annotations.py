@@ -94,3 +94,21 @@ def test_other_methods_and_errors(tmp_path, capsys):
     assert tool.main([str(src), str(tmp_path / 'x.json'), '--strict-geometry']) == 2
     assert 'annotation id 5 (image 1): x2<x1' in capsys.readouterr().err
     assert not (tmp_path / 'x.json').exists()
+
+
+def test_presence_wbf_reports_its_drops(tmp_path, capsys):
+    tool = load_tool()
+    src = tmp_path / 'r.json'
+    make_readers_file(src)
+    # two clusters (the nodule of three readers, R1's lone mass): keep both with
+    # --min-confidence 0, the posterior is the confidence
+    assert tool.main([str(src), str(tmp_path / 'p.json'), '--method', 'presence_wbf',
+                      '--min-confidence', '0']) == 0
+    text = capsys.readouterr().out
+    assert 'finding presence (two-coin EM' in text and '0 of 2 clusters' in text
+    fused = json.loads((tmp_path / 'p.json').read_text())
+    assert len(fused['annotations']) == 2
+    assert fused['info']['fusion']['min_confidence'] == 0.0
+    assert tool.main([str(src), str(tmp_path / 'x.json'), '--method', 'wbf',
+                      '--min-confidence', '0.5']) == 2
+    assert "does not take option(s) ['min_confidence']" in capsys.readouterr().err

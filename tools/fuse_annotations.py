@@ -3,6 +3,9 @@
 Example:
     python tools/fuse_annotations.py data/train_readers.json data/train_wbf.json \
         --method wbf --iou-thr 0.4
+    # each fused box weighted by the posterior that it is a real finding
+    python tools/fuse_annotations.py data/train_readers.json data/train_presence.json \
+        --method presence_wbf
 """
 import argparse
 import sys
@@ -45,6 +48,9 @@ def parse_args(argv=None):
     p.add_argument('--reader-weights', nargs='+', metavar='READER=W', default=None,
                    help='WBF/NMS/SoftNMS/NMW reader weights')
     p.add_argument('--reader', default=None, help='single_reader: the reader to keep')
+    p.add_argument('--min-confidence', type=float, default=None,
+                   help='presence_wbf: drop clusters whose posterior of being a real '
+                   'finding is below this (default 0.5; 0 keeps all)')
     p.add_argument('--readers', nargs='+', default=None, help='use only these readers')
     p.add_argument('--reader-key', default='reader', help='annotation key of the reader id')
     p.add_argument('--strict-geometry', action='store_true',
@@ -62,7 +68,7 @@ def main(argv=None):
                               skip_box_thr=args.skip_box_thr, conf_type=args.conf_type,
                               score_mode=args.score_mode,
                               reader_weights=parse_reader_weights(args.reader_weights),
-                              reader=args.reader)
+                              reader=args.reader, min_confidence=args.min_confidence)
         src, fused, seconds = fuse_coco_file(args.input, args.output, method,
                                              reader_key=args.reader_key,
                                              readers=args.readers,
