@@ -52,3 +52,44 @@ def test_paired_bootstrap_intervals():
     better = paired_bootstrap(image_matches(gt, perfect + results), m, num_samples=200)
     for v in better.values():
         assert v['low'] > 0 and v['low'] <= v['diff'] <= v['high']
+
+
+def _precision_by_copies(cm, counts):
+    """The definition: repeat each image's detections, sort, accumulate."""
+    from mmmulti.evaluation.bootstrap import RECALL_POINTS
+    npig = int(np.dot(counts, cm.num_gt))
+    if npig == 0:
+        return None
+    reps = counts[cm.image]
+    order = np.argsort(-np.repeat(cm.scores, reps), kind='mergesort')
+    matched = np.repeat(cm.matched, reps, axis=1)[:, order]
+    ignored = np.repeat(cm.ignored, reps, axis=1)[:, order]
+    tp = np.cumsum(matched & ~ignored, axis=1, dtype=float)
+    fp = np.cumsum(~matched & ~ignored, axis=1, dtype=float)
+    out = np.zeros((tp.shape[0], len(RECALL_POINTS)))
+    if tp.shape[1] == 0:
+        return out
+    recall, precision = tp / npig, tp / (fp + tp + np.spacing(1))
+    precision = np.flip(np.maximum.accumulate(np.flip(precision, 1), axis=1), 1)
+    for t in range(tp.shape[0]):
+        idx = np.searchsorted(recall[t], RECALL_POINTS, side='left')
+        ok = idx < tp.shape[1]
+        out[t, ok] = precision[t, idx[ok]]
+    return out
+
+
+@pytest.mark.parametrize('seed', SEEDS)
+def test_weighted_accumulation_equals_repeated_copies(seed):
+    from mmmulti.evaluation.bootstrap import _class_precision
+    gt, results = random_case(seed, n_images=30)
+    # tied scores too: round them to one decimal
+    results = [dict(r, score=round(r['score'], 1)) for r in results]
+    m = image_matches(gt, results)
+    rng = np.random.default_rng(seed)
+    for _ in range(20):
+        counts = np.bincount(rng.integers(0, 30, 30), minlength=30)
+        for cm in m.classes:
+            a, b = _class_precision(cm, counts), _precision_by_copies(cm, counts)
+            assert (a is None) == (b is None)
+            if a is not None:
+                np.testing.assert_allclose(a, b, atol=1e-12)

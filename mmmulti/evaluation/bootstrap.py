@@ -101,17 +101,23 @@ def image_matches(gt: CocoLike, results: Union[str, Sequence[Mapping]],
 
 def _class_precision(cm: ClassMatches, counts: np.ndarray) -> Optional[np.ndarray]:
     """(T, 101) interpolated precision for images drawn ``counts`` times each;
-    None when the sample holds no gt of this class."""
+    None when the sample holds no gt of this class.
+
+    Drawing an image k times repeats its detections k times; the copies of one
+    detection are adjacent in COCO's stable score order, and a run of equal
+    outcomes changes neither the monotone precision envelope nor where the
+    recall points fall in it except at the run's end. So each detection enters
+    the cumulative counts once, weighted by k, in an order sorted once per
+    class (:func:`_sorted`), instead of sorting k copies per sample: the same
+    numbers (``tests/test_evaluation_bootstrap.py``), several times faster.
+    """
     npig = int(np.dot(counts, cm.num_gt))
     if npig == 0:
         return None
-    reps = counts[cm.image]
-    scores = np.repeat(cm.scores, reps)
-    order = np.argsort(-scores, kind='mergesort')
-    matched = np.repeat(cm.matched, reps, axis=1)[:, order]
-    ignored = np.repeat(cm.ignored, reps, axis=1)[:, order]
-    tp = np.cumsum(matched & ~ignored, axis=1, dtype=float)
-    fp = np.cumsum(~matched & ~ignored, axis=1, dtype=float)
+    image, tp_once, fp_once = _sorted(cm)
+    weights = counts[image].astype(float)
+    tp = np.cumsum(tp_once * weights, axis=1)
+    fp = np.cumsum(fp_once * weights, axis=1)
     out = np.zeros((tp.shape[0], len(RECALL_POINTS)))
     if tp.shape[1] == 0:
         return out
@@ -124,6 +130,20 @@ def _class_precision(cm: ClassMatches, counts: np.ndarray) -> Optional[np.ndarra
         ok = idx < tp.shape[1]
         out[t, ok] = precision[t, idx[ok]]
     return out
+
+
+def _sorted(cm: ClassMatches) -> tuple:
+    """The class's detections in COCO's order (stable, by descending score):
+    their image and (T, N) true/false-positive indicators (ignored: neither),
+    computed once per class and kept on ``cm``."""
+    cached = getattr(cm, '_sorted_cache', None)
+    if cached is None:
+        order = np.argsort(-cm.scores, kind='mergesort')
+        matched, ignored = cm.matched[:, order], cm.ignored[:, order]
+        cached = (cm.image[order], (matched & ~ignored).astype(float),
+                  (~matched & ~ignored).astype(float))
+        cm._sorted_cache = cached
+    return cached
 
 
 def map_of_sample(matches: ImageMatches, counts: Optional[np.ndarray] = None
