@@ -133,3 +133,63 @@ def test_unfitted_and_built_by_name():
                        list(READERS), 100.0, 100.0)
     out = PresenceWBF(progress=False).fuse_dataset([empty, data[1]])
     assert len(out[0]) == 0 and len(out) == 2
+
+
+def _biased_noisy_data(n=300, seed=0):
+    """One or two true findings per image (class 0..2). r1 draws tightly
+    (noise 0.5 px); r2 and r3 loosely (3 px); r3 draws every box 1.3x larger and
+    shifted by (0.15, 0.1) of its size, and names class 0 as 1 always."""
+    from mmmulti.fusion.reader_bias import correct_reads  # noqa: F401
+    rng = np.random.default_rng(seed)
+    data, truth = [], []
+    for _ in range(n):
+        k = int(rng.integers(1, 3))
+        true_boxes = [[10 + 45 * i, 20, 40 + 45 * i, 50] for i in range(k)]
+        true_labels = [int(rng.integers(3)) for _ in range(k)]
+        boxes, labels, who = [], [], []
+        for r, noise in (('r1', 0.5), ('r2', 3.0), ('r3', 3.0)):
+            for b, lab in zip(true_boxes, true_labels):
+                b = np.asarray(b, float)
+                if r == 'r3':
+                    cx, cy = (b[0] + b[2]) / 2 + 0.15 * 30, (b[1] + b[3]) / 2 + 0.1 * 30
+                    b = np.array([cx - 19.5, cy - 19.5, cx + 19.5, cy + 19.5])
+                    lab = 1 if lab == 0 else lab
+                boxes.append(b + rng.normal(0, noise, 4))
+                labels.append(lab)
+                who.append(r)
+        data.append(ImageReads(np.asarray(boxes), np.asarray(labels), np.asarray(who, object),
+                               list(READERS), 100.0, 100.0))
+        truth.append(ImageReads(np.asarray(true_boxes, float), np.asarray(true_labels),
+                                np.array(['t'] * k, object), ['t'], 100.0, 100.0))
+    return data, truth
+
+
+def test_reader_model_undoes_bias_weights_tight_readers_and_learns_confusions():
+    from mmmulti.analysis.fusion_vs_truth import target_quality
+    data, truth = _biased_noisy_data()
+    plain = PresenceWBF(progress=False)
+    full = PresenceWBF(correct_bias=True, precision_weights=True, class_target='dawid_skene',
+                       progress=False)
+    q_plain = target_quality('plain', plain.fuse_dataset(data), truth)
+    fused = full.fuse_dataset(data)
+    q_full = target_quality('full', fused, truth)
+    # r3's bias, relative to the typical reader (r1, r2 unbiased)
+    b3 = full.reader_bias['r3']
+    np.testing.assert_allclose(b3[:2], [0.15, 0.1], atol=0.03)
+    np.testing.assert_allclose(np.exp(b3[2:]), 1.3, atol=0.05)
+    assert np.abs(full.reader_bias['r1']).max() < 0.03
+    # the tight reader dominates the coordinates
+    w = full.reader_weights
+    assert w['r1'] == 1.0 and max(w['r2'], w['r3']) < 0.2
+    assert q_full.mean_iou > q_plain.mean_iou + 0.05 and q_full.mean_iou > 0.9
+    # two readers right, one always naming 0 as 1: the vote shares keep r3's 1
+    # at 1/3; the confusion matrices see through it
+    assert q_full.class_accuracy >= q_plain.class_accuracy and q_full.class_accuracy > 0.99
+    assert 'bias dx' in full.report()
+    # the fitted model fuses one image as in the data set
+    for k in (0, 7):
+        one = full.fuse(data[k])
+        np.testing.assert_allclose(one.boxes, fused[k].boxes, rtol=1e-5)
+        np.testing.assert_allclose(one.confidences, fused[k].confidences, rtol=1e-5)
+    with pytest.raises(ValueError, match='class_target'):
+        PresenceWBF(class_target='majority')

@@ -109,8 +109,22 @@ class DawidSkeneWBF(SoftWBF):
 
     def fuse_dataset(self, reads: Sequence[ImageReads]) -> List[FusedBoxes]:
         reads = list(reads)
-        self._readers = sorted({r for x in reads for r in x.image_readers})
         members = self.fuse_dataset_members(reads)
+        post = self.fit_class_posteriors(reads, members)
+        out, g = [], 0
+        for x, fused in zip(reads, members):
+            n = len(fused)
+            out.append(self.class_split(x, fused, [self._shares(p) for p in post[g:g + n]]))
+            g += n
+        return out
+
+    def fit_class_posteriors(self, reads: Sequence[ImageReads],
+                             members: Sequence[WeightedBoxes]) -> np.ndarray:
+        """EM over the clusters ``members`` of ``reads``: fits the confusion
+        matrices and the prior, returns the (clusters, C) class posteriors in
+        image order (also used by :class:`~mmmulti.fusion.PresenceWBF`)."""
+        reads = list(reads)
+        self._readers = sorted({r for x in reads for r in x.image_readers})
         num, g_idx, r_idx, labels, weights = self._observations(reads, members)
         c = int(max((x.labels.max() for x in reads if len(x)), default=-1)) + 1
         post = np.zeros((num, max(c, 1)))
@@ -130,12 +144,17 @@ class DawidSkeneWBF(SoftWBF):
             self._m_step(post, g_idx, r_idx, labels, weights)
             post = self._e_step(num, g_idx, r_idx, labels, weights)
         self._estimates(r_idx)
-        out, g = [], 0
-        for x, fused in zip(reads, members):
-            n = len(fused)
-            out.append(self.class_split(x, fused, [self._shares(p) for p in post[g:g + n]]))
-            g += n
-        return out
+        return post
+
+    def class_posteriors(self, reads: ImageReads, fused: WeightedBoxes) -> Optional[np.ndarray]:
+        """One image's class posteriors under the fitted matrices; None when
+        not fitted, or for a reader or class the fit did not see."""
+        fitted = (self.confusion is not None and set(reads.readers) <= set(self._readers)
+                  and (not len(reads) or reads.labels.max() < self.confusion.shape[1]))
+        if not fitted or not len(fused):
+            return None
+        num, g_idx, r_idx, labels, weights = self._observations([reads], [fused])
+        return self._e_step(num, g_idx, r_idx, labels, weights)
 
     def _shares(self, posterior: np.ndarray) -> Dict[int, float]:
         keep = posterior >= self.min_share
@@ -148,12 +167,9 @@ class DawidSkeneWBF(SoftWBF):
         of SoftWBF when :meth:`fuse_dataset` has not run, or for a reader or
         class it did not see)."""
         fused = self.fuse_members(reads)
-        fitted = (self.confusion is not None and set(reads.readers) <= set(self._readers)
-                  and (not len(reads) or reads.labels.max() < self.confusion.shape[1]))
-        if not fitted or not len(fused):
+        post = self.class_posteriors(reads, fused)
+        if post is None:
             return self._finish(reads, fused)
-        num, g_idx, r_idx, labels, weights = self._observations([reads], [fused])
-        post = self._e_step(num, g_idx, r_idx, labels, weights)
         return self.class_split(reads, fused, [self._shares(p) for p in post])
 
     def _estimates(self, r_idx: np.ndarray) -> None:

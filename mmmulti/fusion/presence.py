@@ -50,7 +50,9 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 
 from .base import FusedBoxes, ImageReads, agreement_confidence
+from .reader_bias import compose, correct_reads, estimate_reader_bias, estimate_reader_noise
 from .registry import FUSION_METHODS
+from .dawid_skene import DawidSkeneWBF
 from .soft_wbf import SoftWBF, reader_class_shares
 from .weighted_boxes import WeightedBoxes
 
@@ -65,6 +67,15 @@ class PresenceWBF(SoftWBF):
         tol (float): stop when no posterior changes by more than this.
         min_confidence (float): clusters whose posterior is below this are
             dropped (0 keeps every cluster with its posterior as weight).
+        correct_bias (bool): before the presence EM, estimate every reader's
+            systematic box bias against the other readers and undo it
+            (:mod:`mmmulti.fusion.reader_bias`), ``bias_rounds`` rounds.
+        class_target (str): ``'votes'`` (the readers' vote shares, as SoftWBF)
+            or ``'dawid_skene'`` (the Dawid–Skene class posterior, fitted on the
+            clusters kept: :class:`~mmmulti.fusion.DawidSkeneWBF`).
+        precision_weights (bool): average the coordinates of a cluster with
+            reader weights 1 / (the reader's estimated box noise variance),
+            scaled to a largest weight of 1 and floored at 0.05.
 
     After :meth:`fuse_dataset`: ``prior`` (rho), ``sensitivity`` (s_r) and
     ``invention`` (q_r, summing to 1) per reader, ``coincidence`` (f), ``reader_estimates``, ``dropped``
@@ -75,7 +86,9 @@ class PresenceWBF(SoftWBF):
 
     def __init__(self, iou_thr: float = 0.4, skip_box_thr: float = 0.0,
                  conf_type: str = 'avg', max_iter: int = 100, tol: float = 1e-4,
-                 min_confidence: float = 0.5, progress: bool = True) -> None:
+                 min_confidence: float = 0.5, correct_bias: bool = False,
+                 bias_rounds: int = 3, precision_weights: bool = False,
+                 class_target: str = 'votes', progress: bool = True) -> None:
         super().__init__(iou_thr=iou_thr, skip_box_thr=skip_box_thr, conf_type=conf_type,
                          progress=progress)
         if not 0.0 <= min_confidence < 1.0:
@@ -83,6 +96,15 @@ class PresenceWBF(SoftWBF):
         self.max_iter = int(max_iter)
         self.tol = float(tol)
         self.min_confidence = float(min_confidence)
+        self.correct_bias = bool(correct_bias)
+        self.bias_rounds = int(bias_rounds)
+        self.precision_weights = bool(precision_weights)
+        if class_target not in ('votes', 'dawid_skene'):
+            raise ValueError(f"class_target must be 'votes' or 'dawid_skene', got {class_target!r}")
+        self.class_target = class_target
+        self._class_model: Optional[DawidSkeneWBF] = None
+        self._bias_steps: List[Dict[str, np.ndarray]] = []
+        self._reader_bias: Dict[str, np.ndarray] = {}
         self._readers: List[str] = []
         self.prior: Optional[float] = None
         self.sensitivity: Optional[np.ndarray] = None
@@ -92,6 +114,12 @@ class PresenceWBF(SoftWBF):
         self.iterations = 0
         self.clusters = 0
         self.dropped = 0
+
+    @property
+    def reader_bias(self) -> Dict[str, np.ndarray]:
+        """Per reader, the (dx, dy, log width, log height) bias undone
+        (``correct_bias``; empty otherwise)."""
+        return self._reader_bias
 
     # -- observations ----------------------------------------------------------
     def _votes(self, reads: Sequence[ImageReads],
@@ -143,6 +171,19 @@ class PresenceWBF(SoftWBF):
     def fuse_dataset(self, reads: Sequence[ImageReads]) -> List[FusedBoxes]:
         reads = list(reads)
         self._readers = sorted({r for x in reads for r in x.image_readers})
+        self._bias_steps, self._reader_bias = [], {}
+        if self.correct_bias:
+            for _ in range(self.bias_rounds):
+                step = estimate_reader_bias(reads, self.fuse_dataset_members(reads))
+                self._bias_steps.append(step)
+                self._reader_bias = compose(self._reader_bias, step)
+                reads = [correct_reads(x, step) for x in reads]
+        if self.precision_weights:
+            self.reader_weights = None
+            noise = estimate_reader_noise(reads, self.fuse_dataset_members(reads))
+            if noise:
+                top = max(1.0 / v for v in noise.values())
+                self.reader_weights = {r: max(0.05, (1.0 / v) / top) for r, v in noise.items()}
         members = self.fuse_dataset_members(reads)
         drew, read, post = self._votes(reads, members)
         self.iterations, self.invention = 0, None
@@ -158,35 +199,59 @@ class PresenceWBF(SoftWBF):
             self._m_step(post, drew, read)
             post = self._e_step(drew, read)
         self._estimates(drew, read, post)
-        out, g = [], 0
+        kept, conf, g = [], [], 0
         self.clusters, self.dropped = len(post), 0
-        for x, fused in zip(reads, members):
-            n = len(fused)
-            out.append(self._posterior_rows(x, fused, post[g:g + n]))
-            g += n
+        for fused in members:
+            k, c = self._keep(fused, post[g:g + len(fused)])
+            kept.append(k)
+            conf.append(c)
+            g += len(fused)
+        if self.class_target == 'dawid_skene':
+            self._class_model = DawidSkeneWBF(iou_thr=self.iou_thr, progress=False)
+            cls_post = self._class_model.fit_class_posteriors(reads, kept)
+        out, g = [], 0
+        for x, k, c in zip(reads, kept, conf):
+            if self.class_target == 'dawid_skene':
+                shares = [self._class_model._shares(p) for p in cls_post[g:g + len(k)]]
+                g += len(k)
+            else:
+                shares = self._vote_shares(x, k)
+            out.append(self.class_split(x, k, shares, confidence=c))
         return out
 
-    def _posterior_rows(self, reads: ImageReads, fused: WeightedBoxes,
-                        post: np.ndarray) -> FusedBoxes:
-        """Class-split rows of the clusters kept, each with its posterior."""
+    def _keep(self, fused: WeightedBoxes, post: np.ndarray) -> tuple:
+        """The clusters at or above ``min_confidence`` and their posteriors."""
         keep = np.flatnonzero(post >= self.min_confidence)
         self.dropped += len(post) - len(keep)
         kept = WeightedBoxes(fused.boxes[keep], fused.scores[keep], fused.labels[keep],
                              [fused.members[k] for k in keep], fused.sources[keep])
-        shares = [reader_class_shares(reads.readers[m], reads.labels[m]) for m in kept.members]
-        conf = np.clip(post[keep], np.finfo(np.float32).tiny, 1.0)
-        return self.class_split(reads, kept, shares, confidence=conf)
+        return kept, np.clip(post[keep], np.finfo(np.float32).tiny, 1.0)
+
+    @staticmethod
+    def _vote_shares(reads: ImageReads, kept: WeightedBoxes) -> list:
+        return [reader_class_shares(reads.readers[m], reads.labels[m]) for m in kept.members]
 
     def fuse(self, reads: ImageReads) -> FusedBoxes:
         """One image under the fitted rates (SoftWBF's output, c as
         confidence and nothing dropped, when :meth:`fuse_dataset` has not run
         or for a reader it did not see)."""
-        fused = self.fuse_members(reads)
         fitted = self.prior is not None and set(reads.image_readers) <= set(self._readers)
+        if fitted:
+            for step in self._bias_steps:
+                reads = correct_reads(reads, step)
+        fused = self.fuse_members(reads)
         if not fitted or not len(fused):
             return self._finish(reads, fused)
         drew, read, _ = self._votes([reads], [fused])
-        return self._posterior_rows(reads, fused, self._e_step(drew, read))
+        kept, conf = self._keep(fused, self._e_step(drew, read))
+        shares = None
+        if self.class_target == 'dawid_skene' and self._class_model is not None:
+            post = self._class_model.class_posteriors(reads, kept)
+            if post is not None:
+                shares = [self._class_model._shares(p) for p in post]
+        if shares is None:
+            shares = self._vote_shares(reads, kept)
+        return self.class_split(reads, kept, shares, confidence=conf)
 
     # -- reporting ---------------------------------------------------------------
     def _estimates(self, drew: np.ndarray, read: np.ndarray, post: np.ndarray) -> None:
@@ -211,10 +276,14 @@ class PresenceWBF(SoftWBF):
                  f'{self.prior:.3f}, coincidence f {self.coincidence:.3f}; {self.dropped} of {self.clusters} clusters below '
                  f'{self.min_confidence:g} dropped',
                  f'{"reader":<12s} {"boxes":>7s} {"sensitivity":>11s} {"invention":>9s} '
-                 f'{"precision":>9s}']
+                 f'{"precision":>9s}' + (' bias dx    dy  scale' if self.correct_bias else '')]
         for r, e in self.reader_estimates.items():
-            lines.append(f'{r:<12s} {e["boxes"]:>7d} {e["sensitivity"]:>11.3f} '
-                         f'{e["invention"]:>9.3f} {e["precision"]:>9.3f}')
+            line = (f'{r:<12s} {e["boxes"]:>7d} {e["sensitivity"]:>11.3f} '
+                    f'{e["invention"]:>9.3f} {e["precision"]:>9.3f}')
+            if self.correct_bias:
+                b = self.reader_bias.get(r, np.zeros(4))
+                line += f' {b[0]:+7.3f} {b[1]:+5.3f} {np.exp(b[2:]).mean():6.3f}'
+            lines.append(line)
         return '\n'.join(lines)
 
 

@@ -6,7 +6,8 @@ single-reader models' predictions fused with WBF), EARL on WBF or on
 reliability-weighted WBF fusion, EARL on WBF clusters of all classes whose
 class target is the readers' vote distribution (soft labels) or a Dawid-Skene
 posterior over classes, EARL on the same clusters weighted by the posterior that
-each is a real finding (presence EM), and EARL on every
+each is a real finding (presence EM), the same with each reader's box bias,
+box noise and class confusions fitted too (the reader model), and EARL on every
 reader's box weighted by its WBF cluster's agreement. The ``truth`` arm (simulated data only)
 trains on the clean boxes: the upper bound the others are measured against.
 """
@@ -68,6 +69,15 @@ def make_arms(readers: Sequence[str]) -> Dict[str, Arm]:
             {'train_dataloader': {'dataset': {'fusion': {
                 '_delete_': True, 'type': 'PresenceWBF', 'iou_thr': 0.4,
                 'min_confidence': 0.5}}}}),
+        # as presence_earl with the whole reader model: box bias undone, box
+        # noise as coordinate weights, Dawid-Skene class posterior
+        # (configs/reader_model_earl_yolo.py by hand)
+        'reader_model_earl': Arm(
+            'reader_model_earl', 'earl_{det}.py',
+            {'train_dataloader': {'dataset': {'fusion': {
+                '_delete_': True, 'type': 'PresenceWBF', 'iou_thr': 0.4,
+                'min_confidence': 0.5, 'correct_bias': True, 'precision_weights': True,
+                'class_target': 'dawid_skene'}}}}),
         'reliability_wbf_earl': Arm(
             'reliability_wbf_earl', 'earl_{det}.py',
             {'train_dataloader': {'dataset': {'fusion': {
