@@ -41,6 +41,12 @@ shares) with the cluster's posterior as its confidence. Clusters whose
 posterior is below ``min_confidence`` (default 0.5: more likely spurious than
 real) are dropped, so their place trains as background instead of as a
 down-weighted target; the drops are counted in :meth:`report`.
+
+The rest of a reader model is optional: each reader's systematic box bias
+undone before fusing (``correct_bias``), its box noise as a coordinate weight
+(``precision_weights``), both from :mod:`mmmulti.fusion.reader_bias`, and the
+Dawid–Skene class posterior as the class target (``class_target``). All on:
+the ``reader_model_earl`` arm.
 """
 from __future__ import annotations
 
@@ -78,7 +84,8 @@ class PresenceWBF(SoftWBF):
             scaled to a largest weight of 1 and floored at 0.05.
 
     After :meth:`fuse_dataset`: ``prior`` (rho), ``sensitivity`` (s_r) and
-    ``invention`` (q_r, summing to 1) per reader, ``coincidence`` (f), ``reader_estimates``, ``dropped``
+    ``invention`` (q_r, summing to 1) per reader, ``coincidence`` (f),
+    ``reader_bias``, ``reader_weights``, ``reader_estimates``, ``dropped``
     (clusters below ``min_confidence``) and :meth:`report`.
     """
 
