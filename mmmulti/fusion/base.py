@@ -80,5 +80,26 @@ def distinct_readers(reads: ImageReads, members: Sequence[Sequence[int]]) -> np.
     return np.array([len({who[i] for i in m}) for m in members], dtype=np.int64)
 
 
+def run_em(post: np.ndarray, m_step, e_step, max_iter: int, tol: float) -> tuple:
+    """EM from the posteriors ``post``: ``m_step(post)`` fits the model,
+    ``e_step()`` returns new posteriors; stops when none moves by more than
+    ``tol`` or after ``max_iter`` rounds. The model is fitted once more on the
+    last posteriors and those of the final model are returned, so that one
+    image fused later under the model gets the same ones. Returns
+    ``(posteriors, rounds)``; with no posteriors, nothing is fitted."""
+    rounds = 0
+    if not len(post):
+        return post, rounds
+    for rounds in range(1, max_iter + 1):
+        m_step(post)
+        new = e_step()
+        delta = float(np.abs(new - post).max())
+        post = new
+        if delta < tol:
+            break
+    m_step(post)
+    return e_step(), rounds
+
+
 __all__ = ['ImageReads', 'FusedBoxes', 'BaseFusion', 'agreement_confidence',
-           'distinct_readers', 'progress']
+           'distinct_readers', 'progress', 'run_em']

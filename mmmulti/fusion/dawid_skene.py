@@ -27,7 +27,7 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
-from .base import FusedBoxes, ImageReads
+from .base import FusedBoxes, ImageReads, run_em
 from .registry import FUSION_METHODS
 from .soft_wbf import SoftWBF, reader_votes
 from .weighted_boxes import WeightedBoxes
@@ -130,19 +130,9 @@ class DawidSkeneWBF(SoftWBF):
         post = np.zeros((num, max(c, 1)))
         np.add.at(post, (g_idx, labels), weights)  # the vote shares
         post /= np.clip(post.sum(axis=1, keepdims=True), 1e-12, None)
-        self.iterations = 0
-        if num:
-            for it in range(1, self.max_iter + 1):
-                self._m_step(post, g_idx, r_idx, labels, weights)
-                new = self._e_step(num, g_idx, r_idx, labels, weights)
-                delta = float(np.abs(new - post).max())
-                post, self.iterations = new, it
-                if delta < self.tol:
-                    break
-            # the output posteriors are those of the final matrices, so that
-            # fuse() of one image under them gives the same shares
-            self._m_step(post, g_idx, r_idx, labels, weights)
-            post = self._e_step(num, g_idx, r_idx, labels, weights)
+        post, self.iterations = run_em(
+            post, lambda q: self._m_step(q, g_idx, r_idx, labels, weights),
+            lambda: self._e_step(num, g_idx, r_idx, labels, weights), self.max_iter, self.tol)
         self._estimates(r_idx)
         return post
 

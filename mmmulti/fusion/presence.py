@@ -55,7 +55,7 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
-from .base import FusedBoxes, ImageReads, agreement_confidence
+from .base import FusedBoxes, ImageReads, agreement_confidence, run_em
 from .reader_bias import compose, correct_reads, estimate_reader_bias, estimate_reader_noise
 from .registry import FUSION_METHODS
 from .dawid_skene import DawidSkeneWBF
@@ -111,7 +111,6 @@ class PresenceWBF(SoftWBF):
         self.class_target = class_target
         self._class_model: Optional[DawidSkeneWBF] = None
         self._bias_steps: List[Dict[str, np.ndarray]] = []
-        self._reader_bias: Dict[str, np.ndarray] = {}
         self._readers: List[str] = []
         self.prior: Optional[float] = None
         self.sensitivity: Optional[np.ndarray] = None
@@ -125,8 +124,11 @@ class PresenceWBF(SoftWBF):
     @property
     def reader_bias(self) -> Dict[str, np.ndarray]:
         """Per reader, the (dx, dy, log width, log height) bias undone
-        (``correct_bias``; empty otherwise)."""
-        return self._reader_bias
+        (``correct_bias``; empty otherwise): the rounds' steps composed."""
+        total: Dict[str, np.ndarray] = {}
+        for step in self._bias_steps:
+            total = compose(total, step)
+        return total
 
     # -- observations ----------------------------------------------------------
     def _votes(self, reads: Sequence[ImageReads],
@@ -178,12 +180,11 @@ class PresenceWBF(SoftWBF):
     def fuse_dataset(self, reads: Sequence[ImageReads]) -> List[FusedBoxes]:
         reads = list(reads)
         self._readers = sorted({r for x in reads for r in x.image_readers})
-        self._bias_steps, self._reader_bias = [], {}
+        self._bias_steps = []
         if self.correct_bias:
             for _ in range(self.bias_rounds):
                 step = estimate_reader_bias(reads, self.fuse_dataset_members(reads))
                 self._bias_steps.append(step)
-                self._reader_bias = compose(self._reader_bias, step)
                 reads = [correct_reads(x, step) for x in reads]
         if self.precision_weights:
             self.reader_weights = None
@@ -193,18 +194,9 @@ class PresenceWBF(SoftWBF):
                 self.reader_weights = {r: max(0.05, (1.0 / v) / top) for r, v in noise.items()}
         members = self.fuse_dataset_members(reads)
         drew, read, post = self._votes(reads, members)
-        self.iterations, self.invention = 0, None
-        if len(post):
-            for it in range(1, self.max_iter + 1):
-                self._m_step(post, drew, read)
-                new = self._e_step(drew, read)
-                delta = float(np.abs(new - post).max())
-                post, self.iterations = new, it
-                if delta < self.tol:
-                    break
-            # posteriors of the final rates, so fuse() of one image agrees
-            self._m_step(post, drew, read)
-            post = self._e_step(drew, read)
+        self.invention = None
+        post, self.iterations = run_em(post, lambda q: self._m_step(q, drew, read),
+                                       lambda: self._e_step(drew, read), self.max_iter, self.tol)
         self._estimates(drew, read, post)
         kept, conf, g = [], [], 0
         self.clusters, self.dropped = len(post), 0
