@@ -103,6 +103,57 @@ def compare(rows: Sequence[Mapping], bootstrap: Optional[Mapping] = None,
     return out
 
 
+def read_results(path: str) -> List[Dict]:
+    """The per-seed rows of a protocol run's ``results.csv`` (its ``seed=all``
+    summary rows skipped), metrics as floats: what :func:`compare` and
+    :func:`write_reports` take. A missing file or a row without a metric is a
+    clear error naming the file and the row."""
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'{path}: no results.csv (is it a protocol run?)')
+    rows = []
+    with open(path, newline='') as f:
+        for line, row in enumerate(csv.DictReader(f), start=2):
+            if row.get('seed') == 'all':
+                continue
+            try:
+                parsed = dict(row, seed=int(row['seed']),
+                              **{k: float(row[k]) for k, _ in METRICS})
+            except (KeyError, TypeError, ValueError) as e:
+                raise ValueError(f'{path}, line {line}: not a protocol result row '
+                                 f'({type(e).__name__}: {e})') from None
+            if row.get('train_seconds'):
+                parsed['train_seconds'] = float(row['train_seconds'])
+            rows.append(parsed)
+    return rows
+
+
+def merge_results(runs: Mapping[str, Sequence[Mapping]], tol: float = 1e-9) -> List[Dict]:
+    """Rows of several runs of the same protocol as one run (arms and seeds
+    trained at different times, into different folders).
+
+    An (arm, seed) that two runs both hold is kept once when their metrics
+    agree, and is an error naming both runs when they do not: the two were
+    not trained with the same recipe and data, so pairing them would be wrong.
+    """
+    merged: Dict[tuple, Dict] = {}
+    source: Dict[tuple, str] = {}
+    for name, rows in runs.items():
+        for row in rows:
+            key = (row['arm'], row['seed'])
+            if key in merged:
+                old = merged[key]
+                if any(abs(old[k] - row[k]) > tol for k, _ in METRICS):
+                    raise ValueError(
+                        f'arm {key[0]!r} seed {key[1]} differs between {source[key]} '
+                        f'and {name}: ' + ', '.join(f'{k} {old[k]:.4f} vs {row[k]:.4f}'
+                                                   for k, _ in METRICS)
+                        + ' (not the same recipe or data: drop one)')
+                continue
+            merged[key] = dict(row)
+            source[key] = name
+    return list(merged.values())
+
+
 def write_csv(rows: Sequence[Mapping], path: str,
               comparison: Optional[Mapping] = None) -> None:
     """One row per arm and seed, then one ``seed=all`` row per arm with the
@@ -192,7 +243,9 @@ def bar_plot(rows: Sequence[Mapping], path: str, title: str = '') -> None:
         for i, arm in enumerate(arms):
             v = summary[arm][key]
             ax.bar(i, v.mean(), color=colors(i % 10), alpha=0.75)
-            ax.errorbar(i, v.mean(), yerr=[[v.mean() - v.min()], [v.max() - v.mean()]],
+            # max(0, .): equal seeds can give a mean a rounding step above their max
+            ax.errorbar(i, v.mean(), yerr=[[max(0.0, v.mean() - v.min())],
+                                           [max(0.0, v.max() - v.mean())]],
                         color='k', capsize=4)
             ax.scatter(np.full(len(v), i), v, color='k', s=12, zorder=3)
             ax.text(i, v.mean(), f'{v.mean():.3f}', ha='center', va='bottom', fontsize=8)

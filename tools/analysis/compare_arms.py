@@ -14,27 +14,16 @@ from the run's folder).
         --gt data/med_mnist_mini_vindr_like/annotations/test.json
 """
 import argparse
-import csv
 import glob
 import os.path as osp
 import sys
 from typing import Dict, List, Optional
 
-from mmmulti.protocol.report import METRICS, compare
+from mmmulti.protocol.report import METRICS, compare, read_results
 
 
 def read_rows(work_dir: str) -> List[dict]:
-    path = osp.join(work_dir, 'results.csv')
-    if not osp.isfile(path):
-        raise FileNotFoundError(f'{path}: no results.csv (is {work_dir} a protocol run?)')
-    rows = []
-    with open(path, newline='') as f:
-        for row in csv.DictReader(f):
-            if row['seed'] == 'all':
-                continue
-            rows.append(dict(row, seed=int(row['seed']),
-                             **{k: float(row[k]) for k, _ in METRICS}))
-    return rows
+    return read_results(osp.join(work_dir, 'results.csv'))
 
 
 def bootstrap_one_seed(work_dir: str, rows: List[dict], reference: str, gt_file: str,
