@@ -28,3 +28,21 @@ def data_root_options(root: str) -> list:
             f'test_dataloader.dataset.data_root={root}/',
             f'val_evaluator.ann_file={root}/annotations/val.json',
             f'test_evaluator.ann_file={root}/annotations/test.json']
+
+
+RESULT_FIELDS = ['arm', 'seed', 'map_40', 'map_50_95', 'train_seconds']
+
+
+def write_protocol_results(folder, rows):
+    """A protocol run's results.csv in ``folder`` (a pathlib.Path): one row per
+    (arm, seed, map_40, map_50_95, train_seconds), then a ``seed=all`` row as the
+    runner writes, which readers must skip."""
+    import csv
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / 'results.csv', 'w', newline='') as f:
+        w = csv.DictWriter(f, RESULT_FIELDS)
+        w.writeheader()
+        for r in rows:
+            w.writerow(dict(zip(RESULT_FIELDS, r)))
+        w.writerow(dict(arm='baseline', seed='all', map_40=0, map_50_95=0, train_seconds=''))
+    return folder

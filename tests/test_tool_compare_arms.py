@@ -1,21 +1,10 @@
 """tools/analysis/compare_arms.py: any arm as the reference, paired intervals."""
-import csv
 import subprocess
 import sys
 
-from conftest import REPO
+from conftest import REPO, write_protocol_results
 
-FIELDS = ['arm', 'seed', 'map_40', 'map_50_95', 'train_seconds']
-
-
-def write_run(tmp_path, rows):
-    with open(tmp_path / 'results.csv', 'w', newline='') as f:
-        w = csv.DictWriter(f, FIELDS)
-        w.writeheader()
-        for r in rows:
-            w.writerow(dict(zip(FIELDS, r)))
-        w.writerow(dict(arm='baseline', seed='all', map_40=0, map_50_95=0, train_seconds=''))
-    return tmp_path
+write_run = write_protocol_results
 
 
 def run(*args):

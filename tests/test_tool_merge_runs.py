@@ -3,20 +3,9 @@ import csv
 import subprocess
 import sys
 
-from conftest import REPO
+from conftest import REPO, write_protocol_results
 
-FIELDS = ['arm', 'seed', 'map_40', 'map_50_95', 'train_seconds']
-
-
-def write_run(folder, rows):
-    folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / 'results.csv', 'w', newline='') as f:
-        w = csv.DictWriter(f, FIELDS)
-        w.writeheader()
-        for r in rows:
-            w.writerow(dict(zip(FIELDS, r)))
-        w.writerow(dict(arm='baseline', seed='all', map_40=0, map_50_95=0, train_seconds=''))
-    return folder
+write_run = write_protocol_results
 
 
 def run(*args):
