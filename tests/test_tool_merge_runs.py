@@ -5,9 +5,6 @@ import sys
 
 from conftest import REPO, write_protocol_results
 
-write_run = write_protocol_results
-
-
 def run(*args):
     return subprocess.run([sys.executable, 'tools/analysis/merge_runs.py', *map(str, args)],
                           cwd=REPO, capture_output=True, text=True, timeout=120)
@@ -25,8 +22,8 @@ def test_merged_arms_are_paired_with_the_first_runs_baseline(tmp_path):
         # the later run trained only the new arm, and the truth arm again (same numbers)
         second += [('truth', seed, 0.99, 0.80, 1),
                    ('new_arm', seed, 0.93 + noise, 0.70 + 2 * noise, 1)]
-    a = write_run(tmp_path / 'a', first)
-    b = write_run(tmp_path / 'b', second)
+    a = write_protocol_results(tmp_path / 'a', first)
+    b = write_protocol_results(tmp_path / 'b', second)
     out = tmp_path / 'merged'
     proc = run(a, b / 'results.csv', '--out', out, '--title', 'merged')
     assert proc.returncode == 0, proc.stderr
@@ -46,8 +43,8 @@ def test_merged_arms_are_paired_with_the_first_runs_baseline(tmp_path):
 
 
 def test_the_same_arm_and_seed_with_other_numbers_is_refused(tmp_path):
-    a = write_run(tmp_path / 'a', [('baseline', 0, 0.90, 0.60, 1)])
-    b = write_run(tmp_path / 'b', [('baseline', 0, 0.91, 0.60, 1)])
+    a = write_protocol_results(tmp_path / 'a', [('baseline', 0, 0.90, 0.60, 1)])
+    b = write_protocol_results(tmp_path / 'b', [('baseline', 0, 0.91, 0.60, 1)])
     proc = run(a, b, '--out', tmp_path / 'merged')
     assert proc.returncode == 2
     assert "arm 'baseline' seed 0 differs between" in proc.stderr and str(b) in proc.stderr

@@ -26,7 +26,7 @@ import numpy as np
 
 from mmmulti.utils.atomic import atomic_path, atomic_write
 
-from .report import METRICS
+from .report import METRICS, read_results
 from .runner import ProtocolSettings, run_protocol
 from .scale import load_scale
 
@@ -62,11 +62,6 @@ def study_points(settings: StudySettings) -> List[tuple]:
     return [(preset, p) for preset in presets for p in profs]
 
 
-def _protocol_rows(csv_path: str) -> List[Dict]:
-    with open(csv_path) as f:
-        return [r for r in csv.DictReader(f) if r['seed'] != 'all']
-
-
 def run_study(settings: StudySettings) -> Dict[str, str]:
     """Run the protocol at every point; return the study's report paths."""
     rows: List[Dict] = []
@@ -80,10 +75,9 @@ def run_study(settings: StudySettings) -> Dict[str, str]:
             arms=settings.arms, seeds=settings.seeds, extra_cfg=settings.extra_cfg,
             data_overrides=dict(preset=preset, proficiency=prof))
         out = run_protocol(point)
-        for r in _protocol_rows(out['csv']):
-            rows.append(dict(preset=preset, proficiency=prof, arm=r['arm'],
-                             seed=int(r['seed']), map_40=float(r['map_40']),
-                             map_50_95=float(r['map_50_95'])))
+        for r in read_results(out['csv']):
+            rows.append(dict(preset=preset, proficiency=prof, arm=r['arm'], seed=r['seed'],
+                             map_40=r['map_40'], map_50_95=r['map_50_95']))
         # reports after every point: a long study shows its table as it goes
         paths = write_study_reports(rows, settings.work_dir)
     return paths
