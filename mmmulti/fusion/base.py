@@ -6,6 +6,8 @@ or mmdet. The data types (``ImageReads``, ``FusedBoxes``) live in
 """
 from __future__ import annotations
 
+import warnings
+from dataclasses import dataclass
 from typing import Iterable, List, Sequence
 
 import numpy as np
@@ -49,7 +51,7 @@ class BaseFusion:
         """The method's settings, as written to ``info.fusion`` of a fused COCO."""
         cfg = dict(type=type(self).__name__)
         for k, v in vars(self).items():
-            if k.startswith('_') or k in ('progress', 'reader_estimates'):
+            if k.startswith('_') or k in ('progress', 'reader_estimates', 'em'):
                 continue
             if isinstance(v, (int, float, str, bool, type(None), list, tuple, dict)):
                 cfg[k] = v
@@ -80,26 +82,73 @@ def distinct_readers(reads: ImageReads, members: Sequence[Sequence[int]]) -> np.
     return np.array([len({who[i] for i in m}) for m in members], dtype=np.int64)
 
 
-def run_em(post: np.ndarray, m_step, e_step, max_iter: int, tol: float) -> tuple:
+@dataclass
+class EMTrace:
+    """How an EM fit ended: rounds run, the last change, and whether it
+    converged (the change fell below ``tol``) or stopped at ``max_iter``.
+
+    A fit that stops at its limit is not an estimate to trust silently:
+    :func:`run_em` warns, and fusion methods record this in the fused file's
+    ``info.fusion.em``.
+    """
+
+    iterations: int = 0
+    delta: float = 0.0
+    converged: bool = True
+    max_iter: int = 0
+    tol: float = 0.0
+
+    def as_dict(self) -> dict:
+        return dict(iterations=self.iterations, delta=self.delta, converged=self.converged,
+                    max_iter=self.max_iter, tol=self.tol)
+
+    def describe(self) -> str:
+        state = ('converged' if self.converged else
+                 f'NOT converged: stopped at max_iter={self.max_iter}')
+        return (f'{self.iterations} round(s), last change {self.delta:.2e} '
+                f'(tol {self.tol:g}), {state}')
+
+
+class EMNotConvergedWarning(UserWarning):
+    """An EM fit reached ``max_iter`` before its change fell below ``tol``."""
+
+
+def run_em(post: np.ndarray, m_step, e_step, max_iter: int, tol: float,
+           name: str = 'EM') -> tuple:
     """EM from the posteriors ``post``: ``m_step(post)`` fits the model,
     ``e_step()`` returns new posteriors; stops when none moves by more than
     ``tol`` or after ``max_iter`` rounds. The model is fitted once more on the
     last posteriors and those of the final model are returned, so that one
     image fused later under the model gets the same ones. Returns
-    ``(posteriors, rounds)``; with no posteriors, nothing is fitted."""
-    rounds = 0
+    ``(posteriors, EMTrace)``; with no posteriors, nothing is fitted. Warns
+    (:class:`EMNotConvergedWarning`) when it stops at ``max_iter``."""
+    trace = EMTrace(max_iter=int(max_iter), tol=float(tol))
     if not len(post):
-        return post, rounds
+        return post, trace
+    trace.converged = False
     for rounds in range(1, max_iter + 1):
         m_step(post)
         new = e_step()
         delta = float(np.abs(new - post).max())
         post = new
+        trace.iterations, trace.delta = rounds, delta
         if delta < tol:
+            trace.converged = True
             break
+    if not trace.converged:
+        warn_not_converged(name, trace)
     m_step(post)
-    return e_step(), rounds
+    return e_step(), trace
+
+
+def warn_not_converged(name: str, trace: EMTrace) -> None:
+    """The one warning every EM fit gives when it stops at its limit."""
+    warnings.warn(f'{name}: EM stopped at max_iter={trace.max_iter} without converging '
+                  f'(last change {trace.delta:.2e} > tol {trace.tol:g}); raise max_iter '
+                  '(--max-iter) or tol (--tol), and treat its estimates with care',
+                  EMNotConvergedWarning, stacklevel=3)
 
 
 __all__ = ['ImageReads', 'FusedBoxes', 'BaseFusion', 'agreement_confidence',
-           'distinct_readers', 'progress', 'run_em']
+           'distinct_readers', 'progress', 'run_em', 'EMTrace', 'EMNotConvergedWarning',
+           'warn_not_converged']

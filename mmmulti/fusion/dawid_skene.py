@@ -130,9 +130,12 @@ class DawidSkeneWBF(SoftWBF):
         post = np.zeros((num, max(c, 1)))
         np.add.at(post, (g_idx, labels), weights)  # the vote shares
         post /= np.clip(post.sum(axis=1, keepdims=True), 1e-12, None)
-        post, self.iterations = run_em(
+        post, trace = run_em(
             post, lambda q: self._m_step(q, g_idx, r_idx, labels, weights),
-            lambda: self._e_step(num, g_idx, r_idx, labels, weights), self.max_iter, self.tol)
+            lambda: self._e_step(num, g_idx, r_idx, labels, weights), self.max_iter, self.tol,
+            name='DawidSkeneWBF class EM')
+        self.em = trace.as_dict()
+        self.iterations = trace.iterations
         self._estimates(r_idx)
         return post
 

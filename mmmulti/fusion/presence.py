@@ -195,8 +195,11 @@ class PresenceWBF(SoftWBF):
         members = self.fuse_dataset_members(reads)
         drew, read, post = self._votes(reads, members)
         self.invention = None
-        post, self.iterations = run_em(post, lambda q: self._m_step(q, drew, read),
-                                       lambda: self._e_step(drew, read), self.max_iter, self.tol)
+        post, trace = run_em(post, lambda q: self._m_step(q, drew, read),
+                             lambda: self._e_step(drew, read), self.max_iter, self.tol,
+                             name='PresenceWBF presence EM')
+        self.em = trace.as_dict()
+        self.iterations = trace.iterations
         self._estimates(drew, read, post)
         kept, conf, g = [], [], 0
         self.clusters, self.dropped = len(post), 0
