@@ -18,7 +18,8 @@ def test_protocol_tiny_end_to_end(tmp_path):
     rows = [r for r in csv.DictReader(open(work / 'results.csv')) if r['seed'] != 'all']
     arms = [r['arm'] for r in rows]
     assert arms == ['truth', 'baseline', 'wbf_earl', 'reliability_wbf_earl', 'allboxes_earl',
-                    'soft_wbf_earl', 'dawid_skene_earl', 'presence_earl', 'reader_model_earl',
+                    'soft_wbf_earl', 'dawid_skene_earl', 'presence_earl', 'calibrated_earl',
+                    'reader_model_earl',
                     'single_reader_R1',
                     'single_reader_R2', 'single_reader_R3', 'readers_ensemble']
     for r in rows:

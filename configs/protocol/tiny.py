@@ -2,7 +2,7 @@
 _base_ = './_cpu_overrides.py'
 data = dict(num_train=12, num_val=4, num_test=6, img_size=64, seed=0, progress=False)
 arms = ['truth', 'baseline', 'wbf_earl', 'reliability_wbf_earl', 'allboxes_earl', 'soft_wbf_earl',
-        'dawid_skene_earl', 'presence_earl', 'reader_model_earl', 'single_readers',
+        'dawid_skene_earl', 'presence_earl', 'calibrated_earl', 'reader_model_earl', 'single_readers',
         'readers_ensemble']
 seeds = [0]
 max_epochs = 1

@@ -12,10 +12,11 @@ from .simple import AllBoxes, SingleReader
 from .soft_wbf import SoftWBF
 from .dawid_skene import DawidSkeneWBF
 from .presence import PresenceWBF
+from .calibrated import CalibratedWBF
 from .wbf import WBF, AllBoxesAgreement
 from .registry_names import METHOD_ALIASES, build_fusion
 
 __all__ = ['BaseFusion', 'FusedBoxes', 'ImageReads', 'agreement_confidence', 'WBF',
            'AllBoxes', 'AllBoxesAgreement', 'SingleReader', 'MajorityVote', 'NMS', 'SoftNMS', 'NMW',
-           'ReliabilityWBF', 'SoftWBF', 'DawidSkeneWBF', 'PresenceWBF',
+           'ReliabilityWBF', 'SoftWBF', 'DawidSkeneWBF', 'PresenceWBF', 'CalibratedWBF',
            'METHOD_ALIASES', 'build_fusion']

@@ -20,6 +20,7 @@ METHOD_ALIASES = {
     'soft_wbf': 'SoftWBF',
     'dawid_skene_wbf': 'DawidSkeneWBF',
     'presence_wbf': 'PresenceWBF',
+    'calibrated_wbf': 'CalibratedWBF',
 }
 
 

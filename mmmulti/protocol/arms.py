@@ -7,7 +7,8 @@ reliability-weighted WBF fusion, EARL on WBF clusters of all classes whose
 class target is the readers' vote distribution (soft labels) or a Dawid-Skene
 posterior over classes, EARL on the same clusters weighted by the posterior that
 each is a real finding (presence EM), the same with each reader's box bias,
-box noise and class confusions fitted too (the reader model), and EARL on every
+box noise and class confusions fitted too (the reader model), EARL on WBF
+weighted by a calibrated probability that each box is a real finding, and EARL on every
 reader's box weighted by its WBF cluster's agreement. The ``truth`` arm (simulated data only)
 trains on the clean boxes: the upper bound the others are measured against.
 """
@@ -78,6 +79,13 @@ def make_arms(readers: Sequence[str]) -> Dict[str, Arm]:
                 '_delete_': True, 'type': 'PresenceWBF', 'iou_thr': 0.4,
                 'min_confidence': 0.5, 'correct_bias': True, 'precision_weights': True,
                 'class_target': 'dawid_skene'}}}}),
+        # WBF's boxes, each weighted by the posterior that it is a real finding
+        # of its class (reader sensitivities by EM, coincidence measured); all
+        # clusters kept (configs/calibrated_earl_yolo.py by hand)
+        'calibrated_earl': Arm(
+            'calibrated_earl', 'earl_{det}.py',
+            {'train_dataloader': {'dataset': {'fusion': {
+                '_delete_': True, 'type': 'CalibratedWBF', 'iou_thr': 0.4}}}}),
         'reliability_wbf_earl': Arm(
             'reliability_wbf_earl', 'earl_{det}.py',
             {'train_dataloader': {'dataset': {'fusion': {
