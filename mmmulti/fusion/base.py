@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
-from typing import Iterable, List, Sequence
+from typing import Iterable, List, Optional, Sequence
 
 import numpy as np
 
@@ -51,7 +51,9 @@ class BaseFusion:
         """The method's settings, as written to ``info.fusion`` of a fused COCO."""
         cfg = dict(type=type(self).__name__)
         for k, v in vars(self).items():
-            if k.startswith('_') or k in ('progress', 'reader_estimates', 'em'):
+            # fitted records, not settings: config() feeds cache keys
+            if k.startswith('_') or k in ('progress', 'reader_estimates', 'em',
+                                          'dropped_by_agreement'):
                 continue
             if isinstance(v, (int, float, str, bool, type(None), list, tuple, dict)):
                 cfg[k] = v
@@ -102,6 +104,13 @@ class EMTrace:
         return dict(iterations=self.iterations, delta=self.delta, converged=self.converged,
                     max_iter=self.max_iter, tol=self.tol)
 
+    @classmethod
+    def from_dict(cls, d: dict) -> 'EMTrace':
+        """The trace :meth:`as_dict` wrote (other keys, e.g. a nested fit's
+        record, are ignored)."""
+        return cls(**{k: d[k] for k in ('iterations', 'delta', 'converged', 'max_iter', 'tol')
+                      if k in d})
+
     def describe(self) -> str:
         state = ('converged' if self.converged else
                  f'NOT converged: stopped at max_iter={self.max_iter}')
@@ -141,6 +150,32 @@ def run_em(post: np.ndarray, m_step, e_step, max_iter: int, tol: float,
     return e_step(), trace
 
 
+def em_fits(em, label: str = 'em') -> list:
+    """``[(label, trace dict)]`` for a method's ``em`` record (``None``: no
+    fit): the record itself, then every fit nested in it -- a dict value that
+    is a trace too, e.g. PresenceWBF's ``em_class``, labelled ``em.em_class``."""
+    if not isinstance(em, dict):
+        return []
+    out = [(label, em)] if 'converged' in em else []
+    for k, v in em.items():
+        if isinstance(v, dict):
+            out += em_fits(v, f'{label}.{k}')
+    return out
+
+
+def em_report_lines(label: str, em: Optional[dict]) -> List[str]:
+    """The lines a ``report()`` prints about one EM fit: how it ended
+    (:meth:`EMTrace.describe`) and, when it stopped at max_iter, a warning."""
+    if not em:
+        return []
+    trace = EMTrace.from_dict(em)
+    lines = [f'{label}: {trace.describe()}']
+    if not trace.converged:
+        lines.append(f'WARNING: {label} reached max_iter={trace.max_iter} without converging '
+                     '(raise --max-iter or --tol); its estimates may not be settled')
+    return lines
+
+
 def warn_not_converged(name: str, trace: EMTrace) -> None:
     """The one warning every EM fit gives when it stops at its limit."""
     warnings.warn(f'{name}: EM stopped at max_iter={trace.max_iter} without converging '
@@ -151,4 +186,4 @@ def warn_not_converged(name: str, trace: EMTrace) -> None:
 
 __all__ = ['ImageReads', 'FusedBoxes', 'BaseFusion', 'agreement_confidence',
            'distinct_readers', 'progress', 'run_em', 'EMTrace', 'EMNotConvergedWarning',
-           'warn_not_converged']
+           'warn_not_converged', 'em_fits', 'em_report_lines']

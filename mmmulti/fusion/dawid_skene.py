@@ -27,7 +27,7 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
-from .base import FusedBoxes, ImageReads, run_em
+from .base import FusedBoxes, ImageReads, em_report_lines, run_em
 from .registry import FUSION_METHODS
 from .soft_wbf import SoftWBF, reader_votes
 from .weighted_boxes import WeightedBoxes
@@ -48,7 +48,9 @@ class DawidSkeneWBF(SoftWBF):
 
     After :meth:`fuse_dataset`: ``confusion`` (readers, C, C), ``class_prior``
     (C,), ``reader_estimates`` (per reader: boxes, accuracy = Σ_j p_j
-    pi_r[j, j]) and :meth:`report`.
+    pi_r[j, j]), ``em`` (how the EM ended: :meth:`EMTrace.as_dict`; ``None``
+    before; it warns, :class:`~mmmulti.fusion.base.EMNotConvergedWarning`,
+    when it stops at ``max_iter``) and :meth:`report`.
     """
 
     dataset_level = True
@@ -72,6 +74,7 @@ class DawidSkeneWBF(SoftWBF):
         self.class_prior: Optional[np.ndarray] = None
         self.reader_estimates: Dict[str, dict] = OrderedDict()
         self.iterations = 0
+        self.em: Optional[dict] = None
 
     # -- observations ----------------------------------------------------------
     def _observations(self, reads: Sequence[ImageReads],
@@ -119,10 +122,12 @@ class DawidSkeneWBF(SoftWBF):
         return out
 
     def fit_class_posteriors(self, reads: Sequence[ImageReads],
-                             members: Sequence[WeightedBoxes]) -> np.ndarray:
+                             members: Sequence[WeightedBoxes],
+                             name: str = 'DawidSkeneWBF class EM') -> np.ndarray:
         """EM over the clusters ``members`` of ``reads``: fits the confusion
         matrices and the prior, returns the (clusters, C) class posteriors in
-        image order (also used by :class:`~mmmulti.fusion.PresenceWBF`)."""
+        image order (also used by :class:`~mmmulti.fusion.PresenceWBF`);
+        ``name`` names the fit in the warning given when it stops at max_iter."""
         reads = list(reads)
         self._readers = sorted({r for x in reads for r in x.image_readers})
         num, g_idx, r_idx, labels, weights = self._observations(reads, members)
@@ -133,7 +138,7 @@ class DawidSkeneWBF(SoftWBF):
         post, trace = run_em(
             post, lambda q: self._m_step(q, g_idx, r_idx, labels, weights),
             lambda: self._e_step(num, g_idx, r_idx, labels, weights), self.max_iter, self.tol,
-            name='DawidSkeneWBF class EM')
+            name=name)
         self.em = trace.as_dict()
         self.iterations = trace.iterations
         self._estimates(r_idx)
@@ -180,8 +185,9 @@ class DawidSkeneWBF(SoftWBF):
         if self.confusion is None:
             return 'DawidSkeneWBF: not fitted (call fuse_dataset first)'
         lines = [f'reader class accuracy (Dawid-Skene EM, {self.iterations} round(s); '
-                 'accuracy = sum_j prior_j * P(says j | true j))',
-                 f'{"reader":<12s} {"labels":>7s} {"accuracy":>9s}']
+                 'accuracy = sum_j prior_j * P(says j | true j))']
+        lines += em_report_lines('class EM (Dawid-Skene)', self.em)
+        lines.append(f'{"reader":<12s} {"labels":>7s} {"accuracy":>9s}')
         for r, e in self.reader_estimates.items():
             lines.append(f'{r:<12s} {e["labels"]:>7d} {e["accuracy"]:>9.3f}')
         return '\n'.join(lines)

@@ -55,7 +55,7 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
-from .base import FusedBoxes, ImageReads, agreement_confidence, run_em
+from .base import FusedBoxes, ImageReads, agreement_confidence, em_report_lines, run_em
 from .reader_bias import compose, correct_reads, estimate_reader_bias, estimate_reader_noise
 from .registry import FUSION_METHODS
 from .dawid_skene import DawidSkeneWBF
@@ -85,8 +85,19 @@ class PresenceWBF(SoftWBF):
 
     After :meth:`fuse_dataset`: ``prior`` (rho), ``sensitivity`` (s_r) and
     ``invention`` (q_r, summing to 1) per reader, ``coincidence`` (f),
-    ``reader_bias``, ``reader_weights``, ``reader_estimates``, ``dropped``
-    (clusters below ``min_confidence``) and :meth:`report`.
+    ``reader_bias``, ``reader_weights``, ``reader_estimates``, ``clusters``,
+    ``dropped`` (clusters below ``min_confidence``),
+    ``dropped_by_agreement`` (the drops per (agreement, readers of the image):
+    ``{(1, 3): 9350, (2, 3): 12}``, summing to ``dropped``), ``em`` and
+    :meth:`report`.
+
+    ``em`` (``None`` before a fit) is how the presence EM ended
+    (:meth:`~mmmulti.fusion.base.EMTrace.as_dict`: iterations, delta,
+    converged, max_iter, tol); with ``class_target='dawid_skene'`` it also
+    holds the class EM's record, the same keys, under ``em['em_class']``
+    (that fit keeps DawidSkeneWBF's own max_iter 50 and tol 1e-4: ``max_iter``
+    and ``tol`` here are the presence EM's). A fit that stops at its
+    ``max_iter`` warns (:class:`~mmmulti.fusion.base.EMNotConvergedWarning`).
     """
 
     dataset_level = True
@@ -120,6 +131,8 @@ class PresenceWBF(SoftWBF):
         self.iterations = 0
         self.clusters = 0
         self.dropped = 0
+        self.dropped_by_agreement: Dict[tuple, int] = {}
+        self.em: Optional[dict] = None
 
     @property
     def reader_bias(self) -> Dict[str, np.ndarray]:
@@ -202,15 +215,17 @@ class PresenceWBF(SoftWBF):
         self.iterations = trace.iterations
         self._estimates(drew, read, post)
         kept, conf, g = [], [], 0
-        self.clusters, self.dropped = len(post), 0
-        for fused in members:
-            k, c = self._keep(fused, post[g:g + len(fused)])
+        self.clusters, self.dropped, self.dropped_by_agreement = len(post), 0, {}
+        for x, fused in zip(reads, members):
+            k, c = self._keep(fused, post[g:g + len(fused)], x.num_readers)
             kept.append(k)
             conf.append(c)
             g += len(fused)
         if self.class_target == 'dawid_skene':
             self._class_model = DawidSkeneWBF(iou_thr=self.iou_thr, progress=False)
-            cls_post = self._class_model.fit_class_posteriors(reads, kept)
+            cls_post = self._class_model.fit_class_posteriors(
+                reads, kept, name='PresenceWBF class EM (Dawid-Skene)')
+            self.em['em_class'] = self._class_model.em
         out, g = [], 0
         for x, k, c in zip(reads, kept, conf):
             if self.class_target == 'dawid_skene':
@@ -221,10 +236,19 @@ class PresenceWBF(SoftWBF):
             out.append(self.class_split(x, k, shares, confidence=c))
         return out
 
-    def _keep(self, fused: WeightedBoxes, post: np.ndarray) -> tuple:
-        """The clusters at or above ``min_confidence`` and their posteriors."""
+    def _keep(self, fused: WeightedBoxes, post: np.ndarray, num_readers: int) -> tuple:
+        """The clusters at or above ``min_confidence`` and their posteriors;
+        the others are counted in ``dropped`` and, by (agreement,
+        ``num_readers`` of the image), in ``dropped_by_agreement``."""
         keep = np.flatnonzero(post >= self.min_confidence)
         self.dropped += len(post) - len(keep)
+        if len(keep) < len(post):
+            gone = np.ones(len(post), bool)
+            gone[keep] = False
+            agree = agreement_confidence(fused.sources[gone], num_readers)[1]
+            for a in agree.tolist():
+                key = (int(a), int(num_readers))
+                self.dropped_by_agreement[key] = self.dropped_by_agreement.get(key, 0) + 1
         kept = WeightedBoxes(fused.boxes[keep], fused.scores[keep], fused.labels[keep],
                              [fused.members[k] for k in keep], fused.sources[keep])
         return kept, np.clip(post[keep], np.finfo(np.float32).tiny, 1.0)
@@ -245,7 +269,7 @@ class PresenceWBF(SoftWBF):
         if not fitted or not len(fused):
             return self._finish(reads, fused)
         drew, read, _ = self._votes([reads], [fused])
-        kept, conf = self._keep(fused, self._e_step(drew, read))
+        kept, conf = self._keep(fused, self._e_step(drew, read), reads.num_readers)
         shares = None
         if self.class_target == 'dawid_skene' and self._class_model is not None:
             post = self._class_model.class_posteriors(reads, kept)
@@ -276,9 +300,11 @@ class PresenceWBF(SoftWBF):
             return 'PresenceWBF: not fitted (call fuse_dataset first)'
         lines = [f'finding presence (two-coin EM, {self.iterations} round(s)): prior '
                  f'{self.prior:.3f}, coincidence f {self.coincidence:.3f}; {self.dropped} of {self.clusters} clusters below '
-                 f'{self.min_confidence:g} dropped',
-                 f'{"reader":<12s} {"boxes":>7s} {"sensitivity":>11s} {"invention":>9s} '
-                 f'{"precision":>9s}' + (' bias dx    dy  scale' if self.correct_bias else '')]
+                 f'{self.min_confidence:g} dropped']
+        lines += em_report_lines('presence EM', self.em)
+        lines += em_report_lines('class EM (Dawid-Skene)', (self.em or {}).get('em_class'))
+        lines += [f'{"reader":<12s} {"boxes":>7s} {"sensitivity":>11s} {"invention":>9s} '
+                  f'{"precision":>9s}' + (' bias dx    dy  scale' if self.correct_bias else '')]
         for r, e in self.reader_estimates.items():
             line = (f'{r:<12s} {e["boxes"]:>7d} {e["sensitivity"]:>11.3f} '
                     f'{e["invention"]:>9.3f} {e["precision"]:>9.3f}')

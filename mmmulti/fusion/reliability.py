@@ -49,7 +49,7 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 
 from .registry import FUSION_METHODS
-from .base import FusedBoxes, ImageReads
+from .base import EMTrace, FusedBoxes, ImageReads, em_report_lines, warn_not_converged
 from .geometry import pair_iou
 from .wbf import WBF
 from .weighted_boxes import WeightedBoxes
@@ -68,6 +68,10 @@ class ReliabilityWBF(WBF):
 
     After :meth:`fuse_dataset`, ``reader_estimates`` maps each reader to its
     precision, recall, mean_iou, weight and counts; :meth:`report` prints them.
+    ``em`` (``None`` before a fit) is how the EM ended
+    (:meth:`~mmmulti.fusion.base.EMTrace.as_dict`; the change is the largest
+    reader-weight change of the last round); stopping at ``max_iter`` warns
+    (:class:`~mmmulti.fusion.base.EMNotConvergedWarning`).
     """
 
     # needs the whole data set: FuseAnnotations refuses it per image
@@ -89,6 +93,7 @@ class ReliabilityWBF(WBF):
         self.min_weight = float(min_weight)
         self.reader_estimates: Dict[str, dict] = OrderedDict()
         self.iterations = 0
+        self.em: Optional[dict] = None
 
     # -- confidence ----------------------------------------------------------------
     def _confidence(self, reads: ImageReads, fused: WeightedBoxes,
@@ -108,6 +113,7 @@ class ReliabilityWBF(WBF):
         all_readers = sorted({r for x in reads for r in x.image_readers})
         self.reader_weights = {r: 1.0 for r in all_readers}
         show, self.progress = self.progress, False
+        trace = EMTrace(converged=False, max_iter=self.max_iter, tol=self.tol)
         try:
             for it in range(1, self.max_iter + 1):
                 members = self.fuse_dataset_members(reads)
@@ -117,10 +123,15 @@ class ReliabilityWBF(WBF):
                             default=0.0)
                 self.reader_weights = new
                 self.iterations = it
+                trace.iterations, trace.delta = it, float(delta)
                 if show:
                     print(f'ReliabilityWBF round {it}: max weight change {delta:.4f}')
                 if delta < self.tol:
+                    trace.converged = True
                     break
+            self.em = trace.as_dict()
+            if not trace.converged:
+                warn_not_converged('ReliabilityWBF reader-weight EM', trace)
             members = self.fuse_dataset_members(reads)
             est = self.estimate(reads, members)
             for r in all_readers:
@@ -210,9 +221,10 @@ class ReliabilityWBF(WBF):
         if not self.reader_estimates:
             return 'ReliabilityWBF: not fitted (call fuse_dataset first)'
         lines = [f'reader reliability (EM, {self.iterations} round(s), '
-                 f'weight = {"F1 x mean IoU" if self.weight_formula == "f1_iou" else "F1"})',
-                 f'{"reader":<12s} {"boxes":>7s} {"precision":>9s} {"recall":>7s} '
-                 f'{"mean IoU":>8s} {"weight":>7s}']
+                 f'weight = {"F1 x mean IoU" if self.weight_formula == "f1_iou" else "F1"})']
+        lines += em_report_lines('reader-weight EM', self.em)
+        lines += [f'{"reader":<12s} {"boxes":>7s} {"precision":>9s} {"recall":>7s} '
+                  f'{"mean IoU":>8s} {"weight":>7s}']
         for r, e in self.reader_estimates.items():
             lines.append(f'{r:<12s} {e["boxes"]:>7d} {e["precision"]:>9.3f} '
                          f'{e["recall"]:>7.3f} {e["mean_iou"]:>8.3f} {e["weight"]:>7.3f}')
