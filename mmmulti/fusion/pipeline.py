@@ -16,6 +16,11 @@ def fuse_coco_file(in_path: Union[str, os.PathLike], out_path: Union[str, os.Pat
 
     Returns ``(src, fused, seconds)``: the parsed :class:`MultiReaderCoco`,
     the list of :class:`FusedBoxes` and the fusion time in seconds.
+
+    ``info.fusion`` of the output holds ``method.config()`` and, for any
+    method that keeps them after fitting, ``em`` (its ``em`` record: how its
+    EM ended, ``converged`` false when it stopped at max_iter) and
+    ``dropped_by_agreement`` (clusters dropped, keyed ``"a/R"``).
     """
     from mmmulti.io import dump_fused_coco, load_multi_reader_coco
     src = load_multi_reader_coco(in_path, reader_key=reader_key, readers=readers,
@@ -25,6 +30,14 @@ def fuse_coco_file(in_path: Union[str, os.PathLike], out_path: Union[str, os.Pat
     seconds = time.perf_counter() - t0
     info = method.config()
     info.update(reader_key=reader_key, readers=list(readers) if readers else None)
+    em = getattr(method, 'em', None)
+    if em is not None:
+        info['em'] = em
+    by_agreement = getattr(method, 'dropped_by_agreement', None)
+    if by_agreement:
+        info['dropped_by_agreement'] = {f'{a}/{r}': int(n)
+                                        for (a, r), n in sorted(by_agreement.items(),
+                                                                key=lambda kv: kv[0][::-1])}
     if getattr(method, 'splits_classes', False):
         # rows are class-split (SoftWBF): a data set reading the file merges them
         info['class_split'] = True

@@ -4,7 +4,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Dict, Iterable, List, Sequence, Tuple
 
-from .base import FusedBoxes, ImageReads
+from .base import EMTrace, FusedBoxes, ImageReads, em_fits
 
 
 class AgreementHistogram:
@@ -71,10 +71,40 @@ def fusion_summary(reads: Sequence[ImageReads], fused: Sequence[FusedBoxes],
              f'boxes out   : {n_out}']
     if drops is not None:
         lines.append(str(drops))
+    lines += dropped_cluster_lines(method)
     hist = agreement_histogram(reads, fused)
     if hist.total():
         lines.append('agreement (fused boxes by readers agreeing / readers of the image; '
                      'c = mean confidence):')
         lines += hist.lines('  ', width)
+    lines += em_lines(method)
     lines.append(f'seconds     : {seconds:.2f}')
     return '\n'.join(lines)
+
+
+def dropped_cluster_lines(method) -> List[str]:
+    """For a method that drops clusters (``dropped`` of ``clusters``, e.g.
+    PresenceWBF with min_confidence > 0): the total and, when it keeps them,
+    the drops per agreement level (``dropped_by_agreement``, (a, R) -> n)."""
+    dropped, clusters = getattr(method, 'dropped', None), getattr(method, 'clusters', None)
+    if not isinstance(dropped, int) or not isinstance(clusters, int) or not clusters:
+        return []
+    if not dropped and not getattr(method, 'min_confidence', 0):
+        return []
+    thr = getattr(method, 'min_confidence', None)
+    lines = [f'clusters    : {clusters}, {dropped} dropped'
+             + (f' (posterior below {thr:g})' if thr is not None else '')]
+    by = getattr(method, 'dropped_by_agreement', None)
+    if by:
+        lines.append('dropped clusters by agreement: ' + ', '.join(
+            f'{a}/{r}: {n}' for (a, r), n in sorted(by.items(), key=lambda kv: kv[0][::-1])))
+    return lines
+
+
+def em_lines(method) -> List[str]:
+    """How the method's EM fits ended, for anything with a non-None ``em``."""
+    out = []
+    for label, em in em_fits(getattr(method, 'em', None)):
+        trace = EMTrace.from_dict(em)
+        out.append(f'{label:<12s}: {trace.describe()}')
+    return out
