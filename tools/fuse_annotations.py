@@ -103,6 +103,11 @@ def parse_args(argv=None):
     p.add_argument('--class-target', choices=('votes', 'dawid_skene'), default=None,
                    help="presence_wbf: class target, the readers' vote shares (default) or "
                    'the Dawid-Skene posterior')
+    p.add_argument('--class-max-iter', default=None, metavar='N',
+                   help='presence_wbf with --class-target dawid_skene: most rounds of the '
+                   'class EM (default 50; --max-iter is the presence EM\'s)')
+    p.add_argument('--class-tol', default=None, metavar='TOL',
+                   help='presence_wbf with --class-target dawid_skene: the class EM\'s tol')
     p.add_argument('--readers', nargs='+', default=None, help='use only these readers')
     p.add_argument('--reader-key', default='reader', help='annotation key of the reader id')
     p.add_argument('--strict-geometry', action='store_true',
@@ -152,6 +157,8 @@ def main(argv=None):
         max_iter = parse_int_at_least_1('--max-iter', args.max_iter)
         tol = parse_positive_float('--tol', args.tol)
         bias_rounds = parse_int_at_least_1('--bias-rounds', args.bias_rounds)
+        class_max_iter = parse_int_at_least_1('--class-max-iter', args.class_max_iter)
+        class_tol = parse_positive_float('--class-tol', args.class_tol)
         check_not_input(args.output, [args.input], args.overwrite)
         method = build_fusion(args.method, iou_thr=args.iou_thr,
                               skip_box_thr=args.skip_box_thr, conf_type=args.conf_type,
@@ -161,7 +168,8 @@ def main(argv=None):
                               max_iter=max_iter, tol=tol, correct_bias=args.correct_bias,
                               bias_rounds=bias_rounds,
                               precision_weights=args.precision_weights,
-                              class_target=args.class_target)
+                              class_target=args.class_target,
+                              class_max_iter=class_max_iter, class_tol=class_tol)
         src, fused, seconds = fuse_collecting_em_warnings(args, method, em_warnings)
     except (ValueError, TypeError) as e:
         print_em_warnings(None, em_warnings)

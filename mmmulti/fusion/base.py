@@ -122,15 +122,19 @@ class EMNotConvergedWarning(UserWarning):
     """An EM fit reached ``max_iter`` before its change fell below ``tol``."""
 
 
+DEFAULT_EM_HINT = 'raise max_iter (--max-iter) or tol (--tol)'
+
+
 def run_em(post: np.ndarray, m_step, e_step, max_iter: int, tol: float,
-           name: str = 'EM') -> tuple:
+           name: str = 'EM', hint: str = DEFAULT_EM_HINT) -> tuple:
     """EM from the posteriors ``post``: ``m_step(post)`` fits the model,
     ``e_step()`` returns new posteriors; stops when none moves by more than
     ``tol`` or after ``max_iter`` rounds. The model is fitted once more on the
     last posteriors and those of the final model are returned, so that one
     image fused later under the model gets the same ones. Returns
     ``(posteriors, EMTrace)``; with no posteriors, nothing is fitted. Warns
-    (:class:`EMNotConvergedWarning`) when it stops at ``max_iter``."""
+    (:class:`EMNotConvergedWarning`, naming the fit ``name`` and saying what
+    to change, ``hint``) when it stops at ``max_iter``."""
     trace = EMTrace(max_iter=int(max_iter), tol=float(tol))
     if not len(post):
         return post, trace
@@ -145,7 +149,7 @@ def run_em(post: np.ndarray, m_step, e_step, max_iter: int, tol: float,
             trace.converged = True
             break
     if not trace.converged:
-        warn_not_converged(name, trace)
+        warn_not_converged(name, trace, hint)
     m_step(post)
     return e_step(), trace
 
@@ -163,7 +167,8 @@ def em_fits(em, label: str = 'em') -> list:
     return out
 
 
-def em_report_lines(label: str, em: Optional[dict]) -> List[str]:
+def em_report_lines(label: str, em: Optional[dict],
+                    hint: str = DEFAULT_EM_HINT) -> List[str]:
     """The lines a ``report()`` prints about one EM fit: how it ended
     (:meth:`EMTrace.describe`) and, when it stopped at max_iter, a warning."""
     if not em:
@@ -172,16 +177,15 @@ def em_report_lines(label: str, em: Optional[dict]) -> List[str]:
     lines = [f'{label}: {trace.describe()}']
     if not trace.converged:
         lines.append(f'WARNING: {label} reached max_iter={trace.max_iter} without converging '
-                     '(raise --max-iter or --tol); its estimates may not be settled')
+                     f'({hint}); its estimates may not be settled')
     return lines
 
 
-def warn_not_converged(name: str, trace: EMTrace) -> None:
+def warn_not_converged(name: str, trace: EMTrace, hint: str = DEFAULT_EM_HINT) -> None:
     """The one warning every EM fit gives when it stops at its limit."""
     warnings.warn(f'{name}: EM stopped at max_iter={trace.max_iter} without converging '
-                  f'(last change {trace.delta:.2e} > tol {trace.tol:g}); raise max_iter '
-                  '(--max-iter) or tol (--tol), and treat its estimates with care',
-                  EMNotConvergedWarning, stacklevel=3)
+                  f'(last change {trace.delta:.2e} > tol {trace.tol:g}); {hint}, and treat '
+                  'its estimates with care', EMNotConvergedWarning, stacklevel=3)
 
 
 __all__ = ['ImageReads', 'FusedBoxes', 'BaseFusion', 'agreement_confidence',

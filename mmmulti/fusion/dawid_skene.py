@@ -123,11 +123,13 @@ class DawidSkeneWBF(SoftWBF):
 
     def fit_class_posteriors(self, reads: Sequence[ImageReads],
                              members: Sequence[WeightedBoxes],
-                             name: str = 'DawidSkeneWBF class EM') -> np.ndarray:
+                             name: str = 'DawidSkeneWBF class EM',
+                             hint: Optional[str] = None) -> np.ndarray:
         """EM over the clusters ``members`` of ``reads``: fits the confusion
         matrices and the prior, returns the (clusters, C) class posteriors in
         image order (also used by :class:`~mmmulti.fusion.PresenceWBF`);
-        ``name`` names the fit in the warning given when it stops at max_iter."""
+        ``name`` names the fit in the warning given when it stops at max_iter,
+        ``hint`` (default: the ``--max-iter`` / ``--tol`` advice) says what to raise."""
         reads = list(reads)
         self._readers = sorted({r for x in reads for r in x.image_readers})
         num, g_idx, r_idx, labels, weights = self._observations(reads, members)
@@ -138,7 +140,7 @@ class DawidSkeneWBF(SoftWBF):
         post, trace = run_em(
             post, lambda q: self._m_step(q, g_idx, r_idx, labels, weights),
             lambda: self._e_step(num, g_idx, r_idx, labels, weights), self.max_iter, self.tol,
-            name=name)
+            name=name, **({'hint': hint} if hint else {}))
         self.em = trace.as_dict()
         self.iterations = trace.iterations
         self._estimates(r_idx)

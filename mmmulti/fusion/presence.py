@@ -63,6 +63,9 @@ from .soft_wbf import SoftWBF, reader_class_shares
 from .weighted_boxes import WeightedBoxes
 
 
+CLASS_EM_HINT = 'raise class_max_iter (--class-max-iter) or class_tol (--class-tol)'
+
+
 @FUSION_METHODS.register_module()
 class PresenceWBF(SoftWBF):
     """Class-agnostic WBF clusters; confidence = P(real | who drew it), by EM.
@@ -82,6 +85,8 @@ class PresenceWBF(SoftWBF):
         precision_weights (bool): average the coordinates of a cluster with
             reader weights 1 / (the reader's estimated box noise variance),
             scaled to a largest weight of 1 and floored at 0.05.
+        class_max_iter, class_tol: the class EM's limits
+            (``class_target='dawid_skene'``; DawidSkeneWBF's defaults).
 
     After :meth:`fuse_dataset`: ``prior`` (rho), ``sensitivity`` (s_r) and
     ``invention`` (q_r, summing to 1) per reader, ``coincidence`` (f),
@@ -95,8 +100,8 @@ class PresenceWBF(SoftWBF):
     (:meth:`~mmmulti.fusion.base.EMTrace.as_dict`: iterations, delta,
     converged, max_iter, tol); with ``class_target='dawid_skene'`` it also
     holds the class EM's record, the same keys, under ``em['em_class']``
-    (that fit keeps DawidSkeneWBF's own max_iter 50 and tol 1e-4: ``max_iter``
-    and ``tol`` here are the presence EM's). A fit that stops at its
+    (its limits are ``class_max_iter`` and ``class_tol``; ``max_iter`` and
+    ``tol`` are the presence EM's). A fit that stops at its
     ``max_iter`` warns (:class:`~mmmulti.fusion.base.EMNotConvergedWarning`).
     """
 
@@ -106,7 +111,8 @@ class PresenceWBF(SoftWBF):
                  conf_type: str = 'avg', max_iter: int = 100, tol: float = 1e-4,
                  min_confidence: float = 0.5, correct_bias: bool = False,
                  bias_rounds: int = 3, precision_weights: bool = False,
-                 class_target: str = 'votes', progress: bool = True) -> None:
+                 class_target: str = 'votes', class_max_iter: int = 50,
+                 class_tol: float = 1e-4, progress: bool = True) -> None:
         super().__init__(iou_thr=iou_thr, skip_box_thr=skip_box_thr, conf_type=conf_type,
                          progress=progress)
         if not 0.0 <= min_confidence < 1.0:
@@ -120,6 +126,8 @@ class PresenceWBF(SoftWBF):
         if class_target not in ('votes', 'dawid_skene'):
             raise ValueError(f"class_target must be 'votes' or 'dawid_skene', got {class_target!r}")
         self.class_target = class_target
+        self.class_max_iter = int(class_max_iter)
+        self.class_tol = float(class_tol)
         self._class_model: Optional[DawidSkeneWBF] = None
         self._bias_steps: List[Dict[str, np.ndarray]] = []
         self._readers: List[str] = []
@@ -222,9 +230,10 @@ class PresenceWBF(SoftWBF):
             conf.append(c)
             g += len(fused)
         if self.class_target == 'dawid_skene':
-            self._class_model = DawidSkeneWBF(iou_thr=self.iou_thr, progress=False)
+            self._class_model = DawidSkeneWBF(iou_thr=self.iou_thr, max_iter=self.class_max_iter,
+                                              tol=self.class_tol, progress=False)
             cls_post = self._class_model.fit_class_posteriors(
-                reads, kept, name='PresenceWBF class EM (Dawid-Skene)')
+                reads, kept, name='PresenceWBF class EM (Dawid-Skene)', hint=CLASS_EM_HINT)
             self.em['em_class'] = self._class_model.em
         out, g = [], 0
         for x, k, c in zip(reads, kept, conf):
@@ -302,7 +311,8 @@ class PresenceWBF(SoftWBF):
                  f'{self.prior:.3f}, coincidence f {self.coincidence:.3f}; {self.dropped} of {self.clusters} clusters below '
                  f'{self.min_confidence:g} dropped']
         lines += em_report_lines('presence EM', self.em)
-        lines += em_report_lines('class EM (Dawid-Skene)', (self.em or {}).get('em_class'))
+        lines += em_report_lines('class EM (Dawid-Skene)', (self.em or {}).get('em_class'),
+                                 CLASS_EM_HINT)
         lines += [f'{"reader":<12s} {"boxes":>7s} {"sensitivity":>11s} {"invention":>9s} '
                   f'{"precision":>9s}' + (' bias dx    dy  scale' if self.correct_bias else '')]
         for r, e in self.reader_estimates.items():
