@@ -213,3 +213,23 @@ def test_reliability_down_weights_the_noisy_reader():
 def test_geometry_box_iou():
     iou = box_iou([[0, 0, 10, 10]], [[2, 2, 12, 12], [20, 20, 30, 30]])
     np.testing.assert_allclose(iou, [[64 / 136, 0.0]])
+
+
+@pytest.mark.parametrize('name', ['reliability_wbf', 'dawid_skene_wbf'])
+def test_em_methods_record_how_their_em_ended(name):
+    from mmmulti.fusion.base import EMNotConvergedWarning
+    data = noisy_third_reader(n_images=60)
+    m = build_fusion(name, progress=False)
+    assert m.em is None
+    m.fuse_dataset(data)
+    assert m.em['converged'] is True and m.em['iterations'] >= 1
+    assert m.em['delta'] < m.em['tol'] and 'em' not in m.config()
+    assert ', converged' in m.report()
+    stopped = build_fusion(name, max_iter=1, progress=False)
+    with pytest.warns(EMNotConvergedWarning, match=r'max_iter=1 without converging'):
+        stopped.fuse_dataset(data)
+    assert stopped.em == dict(iterations=1, delta=stopped.em['delta'], converged=False,
+                              max_iter=1, tol=stopped.tol)
+    assert stopped.em['delta'] >= stopped.tol
+    report = stopped.report()
+    assert 'NOT converged: stopped at max_iter=1' in report and 'WARNING: ' in report

@@ -193,3 +193,40 @@ def test_reader_model_undoes_bias_weights_tight_readers_and_learns_confusions():
         np.testing.assert_allclose(one.confidences, fused[k].confidences, rtol=1e-5)
     with pytest.raises(ValueError, match='class_target'):
         PresenceWBF(class_target='majority')
+
+
+def test_em_record_warns_at_max_iter_and_drops_are_counted_per_agreement():
+    from mmmulti.fusion.base import EMNotConvergedWarning
+    from mmmulti.fusion.summary import fusion_summary
+    data, _ = _readers_data(sensitivity=(0.9, 0.8, 0.7), invented=(0.3, 0.6, 0.9), n=150)
+    method = PresenceWBF(progress=False)
+    assert method.em is None and 'em' not in method.config()
+    fused = method.fuse_dataset(data)
+    assert method.em['converged'] is True and 1 <= method.em['iterations'] < 100
+    assert 'converged' in method.report() and 'NOT converged' not in method.report()
+    # the drops per (agreement, readers of the image) sum to the total
+    by = method.dropped_by_agreement
+    assert method.dropped > 0 and sum(by.values()) == method.dropped
+    assert all(1 <= a <= r == 3 for a, r in by) and 'dropped_by_agreement' not in method.config()
+    text = fusion_summary(data, fused, method, 0.1)
+    assert f'clusters    : {method.clusters}, {method.dropped} dropped' in text
+    line = next(x for x in text.splitlines() if x.startswith('dropped clusters by agreement: '))
+    counts = [int(part.split(': ')[1]) for part in line.split(': ', 1)[1].split(', ')]
+    assert sum(counts) == method.dropped and '1/3: ' in line
+    assert 'em          : ' in text and ', converged' in text
+
+    # r3 names class 0 as 1: the class EM has something to fit
+    biased, _ = _biased_noisy_data(n=100)
+    stopped = PresenceWBF(max_iter=1, class_target='dawid_skene', class_max_iter=1,
+                          progress=False)
+    with pytest.warns(EMNotConvergedWarning, match='max_iter=1') as caught:
+        stopped.fuse_dataset(biased)
+    names = ' '.join(str(w.message) for w in caught)
+    assert 'PresenceWBF presence EM' in names and 'PresenceWBF class EM' in names
+    assert '--class-max-iter' in names
+    assert stopped.em['converged'] is False and stopped.em['iterations'] == 1
+    assert stopped.em['em_class']['converged'] is False
+    report = stopped.report()
+    assert report.count('NOT converged: stopped at max_iter=1') == 2
+    assert 'WARNING: presence EM reached max_iter=1' in report
+    assert 'WARNING: class EM (Dawid-Skene) reached max_iter=1' in report

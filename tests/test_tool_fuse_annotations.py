@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import pytest
@@ -112,3 +113,134 @@ def test_presence_wbf_reports_its_drops(tmp_path, capsys):
     assert tool.main([str(src), str(tmp_path / 'x.json'), '--method', 'wbf',
                       '--min-confidence', '0.5']) == 2
     assert "does not take option(s) ['min_confidence']" in capsys.readouterr().err
+
+
+@pytest.fixture(scope='module')
+def vindr_like_readers(tmp_path_factory):
+    """A generated 40-image multi-reader set whose readers make boxes up
+    (``vindr_like``): PresenceWBF drops some clusters there."""
+    from mmmulti.simulation import make_med_mnist
+    root = tmp_path_factory.mktemp('vindr_like_40')
+    make_med_mnist(str(root), num_train=40, num_val=2, num_test=2, img_size=64, seed=0,
+                   preset='vindr_like', progress=False)
+    return root / 'annotations' / 'train_multi_reader.json'
+
+
+def warning_lines(err):
+    return [line for line in err.splitlines() if line.startswith('WARNING')]
+
+
+def test_em_that_stops_at_max_iter_warns_and_says_so_in_the_file(vindr_like_readers, tmp_path,
+                                                                  capsys):
+    from mmmulti.fusion import PresenceWBF
+    from mmmulti.fusion.base import EMNotConvergedWarning
+    from mmmulti.fusion.pipeline import fuse_coco_file
+    src = vindr_like_readers
+    with pytest.warns(EMNotConvergedWarning, match='PresenceWBF presence EM.*max_iter=1'):
+        fuse_coco_file(src, tmp_path / 'p1.json', PresenceWBF(max_iter=1, progress=False))
+    em = json.loads((tmp_path / 'p1.json').read_text())['info']['fusion']['em']
+    assert em['converged'] is False and em['iterations'] == 1 and em['max_iter'] == 1
+
+    tool = load_tool()
+    # the tool: one readable WARNING line on stderr, the record in info.fusion.em
+    assert tool.main([str(src), str(tmp_path / 'c1.json'), '--method', 'presence_wbf',
+                      '--max-iter', '1']) == 0
+    out, err = capsys.readouterr()
+    lines = warning_lines(err)
+    assert len(lines) == 1 and 'PresenceWBF presence EM' in lines[0], err
+    assert 'max_iter=1' in lines[0] and 'without converging' in lines[0]
+    assert 'NOT converged: stopped at max_iter=1' in out
+    fusion = json.loads((tmp_path / 'c1.json').read_text())['info']['fusion']
+    assert fusion['max_iter'] == 1 and fusion['em']['converged'] is False
+
+    assert tool.main([str(src), str(tmp_path / 'r1.json'), '--method', 'reliability_wbf',
+                      '--max-iter', '1', '--tol', '1e-9']) == 0
+    lines = warning_lines(capsys.readouterr().err)
+    assert len(lines) == 1 and 'ReliabilityWBF' in lines[0] and 'max_iter=1' in lines[0]
+    fusion = json.loads((tmp_path / 'r1.json').read_text())['info']['fusion']
+    assert fusion['tol'] == 1e-9 and fusion['em']['converged'] is False
+
+    # converged: recorded, no warning; the drops per agreement sum to the total
+    assert tool.main([str(src), str(tmp_path / 'c.json'), '--method', 'presence_wbf',
+                      '--min-confidence', '0.5']) == 0
+    out, err = capsys.readouterr()
+    assert not warning_lines(err) and 'NOT converged' not in out
+    fusion = json.loads((tmp_path / 'c.json').read_text())['info']['fusion']
+    assert fusion['em']['converged'] is True and fusion['em']['iterations'] < 100
+    by = fusion['dropped_by_agreement']
+    assert fusion['dropped'] > 0 and sum(by.values()) == fusion['dropped']
+    line = next(x for x in out.splitlines() if x.startswith('dropped clusters by agreement: '))
+    assert line == 'dropped clusters by agreement: ' + ', '.join(f'{k}: {n}'
+                                                                 for k, n in by.items())
+
+
+def test_reader_model_arm_in_one_call(vindr_like_readers, tmp_path, capsys):
+    from mmmulti.fusion import PresenceWBF
+    from mmmulti.fusion.base import EMNotConvergedWarning
+    from mmmulti.io.multi_reader_coco import fused_to_coco
+    tool = load_tool()
+    src = vindr_like_readers
+    assert tool.main([str(src), str(tmp_path / 'rm.json'), '--method', 'presence_wbf',
+                      '--iou-thr', '0.4', '--min-confidence', '0.5', '--correct-bias',
+                      '--precision-weights', '--class-target', 'dawid_skene']) == 0
+    text, err = capsys.readouterr()
+    assert 'bias dx' in text and 'class EM (Dawid-Skene): ' in text
+    got = json.loads((tmp_path / 'rm.json').read_text())
+    fusion = got['info']['fusion']
+    # on 40 images the class EM does not settle in its 50 rounds: the tool says so
+    fits = [fusion['em'], fusion['em']['em_class']]
+    assert len(warning_lines(err)) == sum(not f['converged'] for f in fits)
+    assert fusion['type'] == 'PresenceWBF' and fusion['iou_thr'] == 0.4
+    assert fusion['min_confidence'] == 0.5 and fusion['correct_bias'] is True
+    assert fusion['precision_weights'] is True and fusion['class_target'] == 'dawid_skene'
+    assert fusion['bias_rounds'] == 3 and fusion['max_iter'] == 100
+    assert set(fusion['em']['em_class']) >= {'iterations', 'delta', 'converged'}
+    # the same boxes as the arm's method, built by hand
+    coco = load_multi_reader_coco(src)
+    method = PresenceWBF(iou_thr=0.4, min_confidence=0.5, correct_bias=True,
+                         precision_weights=True, class_target='dawid_skene', progress=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore', EMNotConvergedWarning)
+        fused = method.fuse_dataset(coco.reads)
+    assert method.em == fusion['em']
+    want = fused_to_coco(coco, fused, {})['annotations']
+    assert len(got['annotations']) == len(want) > 0
+    for a, b in zip(got['annotations'], want):
+        assert (a['image_id'], a['category_id'], a['agreement']) == \
+            (b['image_id'], b['category_id'], b['agreement'])
+        assert a['bbox'] == pytest.approx(b['bbox']) and \
+            a['confidence'] == pytest.approx(b['confidence'])
+
+
+@pytest.mark.parametrize('args, message', [
+    (['--max-iter', '0'], "error: --max-iter must be an integer >= 1, got '0'"),
+    (['--max-iter', '2.5'], "error: --max-iter must be an integer >= 1, got '2.5'"),
+    (['--max-iter', 'many'], "error: --max-iter must be an integer >= 1, got 'many'"),
+    (['--tol', '0'], "error: --tol must be a finite number > 0, got '0'"),
+    (['--tol=-1e-3'], "error: --tol must be a finite number > 0, got '-1e-3'"),
+    (['--tol', 'inf'], "error: --tol must be a finite number > 0, got 'inf'"),
+    (['--tol', 'nan'], "error: --tol must be a finite number > 0, got 'nan'"),
+    (['--bias-rounds', '0'], "error: --bias-rounds must be an integer >= 1, got '0'"),
+])
+def test_bad_em_options_are_one_line_errors(tmp_path, capsys, args, message):
+    tool = load_tool()
+    src = tmp_path / 'r.json'
+    make_readers_file(src)
+    assert tool.main([str(src), str(tmp_path / 'x.json'), '--method', 'presence_wbf',
+                      *args]) == 2
+    out, err = capsys.readouterr()
+    assert err.strip() == message and out == ''
+    assert not (tmp_path / 'x.json').exists()
+
+
+def test_em_options_are_refused_by_methods_without_em(tmp_path, capsys):
+    tool = load_tool()
+    src = tmp_path / 'r.json'
+    make_readers_file(src)
+    for args, option in ((['--max-iter', '5'], 'max_iter'), (['--correct-bias'], 'correct_bias'),
+                         (['--class-target', 'votes'], 'class_target')):
+        assert tool.main([str(src), str(tmp_path / 'x.json'), '--method', 'wbf', *args]) == 2
+        assert f"does not take option(s) ['{option}']" in capsys.readouterr().err
+    assert tool.main([str(src), str(tmp_path / 'x.json'), '--method', 'dawid_skene_wbf',
+                      '--class-max-iter', '5']) == 2
+    assert "['class_max_iter']" in capsys.readouterr().err
