@@ -107,7 +107,9 @@ class CalibratedWBF(WBF):
     Args:
         iou_thr, skip_box_thr, conf_type: as :class:`~mmmulti.fusion.WBF`.
         class_prior (bool): let the prior P(real) depend on the class.
-        size_bins (int): quantile bins of box size for the prior (0: none).
+        size_bins (int): quantile bins of box size for the prior (default 0:
+            none; on the simulator, where made-up boxes are sized like real
+            ones, bins only add noise).
         shrink (float): pseudo-clusters pulling each (class, size) prior to
             the overall rate.
         truncation (bool): correct the sensitivities for findings no reader
@@ -121,9 +123,13 @@ class CalibratedWBF(WBF):
     """
 
     dataset_level = True
+    #: held-out validation fits the reader model on the other half of the
+    #: images with every reader (a 2-fold cross-fit) and fuses the held-out
+    #: fold's remaining readers under it: two readers alone cannot identify it
+    crossfit_heldout = True
 
     def __init__(self, iou_thr: float = 0.4, skip_box_thr: float = 0.0,
-                 conf_type: str = 'avg', class_prior: bool = True, size_bins: int = 3,
+                 conf_type: str = 'avg', class_prior: bool = True, size_bins: int = 0,
                  shrink: float = 20.0, truncation: bool = True, min_confidence: float = 0.0,
                  max_iter: int = 500, tol: float = 1e-5, seed: int = 0,
                  progress: bool = True) -> None:
@@ -185,8 +191,13 @@ class CalibratedWBF(WBF):
             self._size_edges = np.zeros(0)
         drew, read = cluster_votes(reads, members, readers)
         coincidence = coincidence_rates(reads, members, readers, self.iou_thr, self.seed)
+        images_read = np.zeros(len(readers))
+        pos = {r: i for i, r in enumerate(readers)}
+        for x in reads:
+            images_read[[pos[r] for r in x.image_readers]] += 1
         post, self.model = self._em_model.fit(drew, read, self._cells(members),
                                               self._num_cells, readers, coincidence,
+                                              images_read, len(reads),
                                               name='CalibratedWBF reader-rate EM')
         self.em = self.model.em.as_dict()
         self._estimates(reads, drew, post)
@@ -210,23 +221,16 @@ class CalibratedWBF(WBF):
 
     def fuse(self, reads: ImageReads) -> FusedBoxes:
         """One image under the fitted model (WBF's c before :meth:`fuse_dataset`;
-        a reader the fit did not see gets the mean rates of those it did)."""
+        a reader the fit did not see gets the mean rates of those it did). The
+        model's rates are per image, so any subset of readers can be fused
+        under a model fitted with all of them."""
         fused = self.fuse_members(reads)
         if self.model is None or not len(fused):
             return self._finish(reads, fused)
-        m = self.model
-        known = {r: i for i, r in enumerate(m.readers)}
         readers = list(reads.image_readers)
-        cols = [known.get(r) for r in readers]
-        local = ReaderRates(
-            readers,
-            np.array([m.sensitivity[c] if c is not None else m.sensitivity.mean() for c in cols]),
-            np.array([m.coincidence[c] if c is not None else m.coincidence.mean()
-                      for c in cols]),
-            np.array([m.invention[c] if c is not None else m.invention.mean() for c in cols]),
-            m.cell_prior, m.prior)
         drew, read = cluster_votes([reads], [fused], readers)
-        post = self._em_model.posterior(local, drew, read, self._cells([fused]))
+        post = self._em_model.posterior(self.model.subset(readers), drew, read,
+                                        self._cells([fused]))
         return self._calibrated(reads, fused, post)
 
     # -- held-out prediction and reporting -------------------------------------------------
@@ -249,12 +253,10 @@ class CalibratedWBF(WBF):
         est: Dict[str, dict] = OrderedDict()
         for i, r in enumerate(self.model.readers):
             mine = drew[:, i] > 0
-            made = self.model.made_up[i] if self.model.made_up is not None else float('nan')
             est[r] = dict(boxes=int(mine.sum()), images=int(images.get(r, 0)),
                           sensitivity=float(self.model.sensitivity[i]),
                           coincidence=float(self.model.coincidence[i]),
-                          false_positives_per_image=float(made) / max(images.get(r, 0), 1),
-                          invention=float(self.model.invention[i]),
+                          false_positives_per_image=float(self.model.made_up[i]),
                           precision=float(post[mine].mean()) if mine.any() else float('nan'))
         self.reader_estimates = est
 
