@@ -5,7 +5,10 @@ Fusing a large multi-reader file takes longer than reading it; a training run
 The cache key covers everything the fused boxes depend on: the annotation
 file's *content* (sha256, not its name or mtime), ``reader_key``, the reader
 restriction, the fusion config (minus settings that do not change the result:
-``progress``, ``workers``), the mmmulti version and :data:`CACHE_FORMAT`. A changed input thus maps
+``progress``, ``workers``), the mmmulti version, :data:`CACHE_FORMAT` and a
+digest of the truth-inference source (:func:`fusion_code_digest`: a change of
+a method's code or of its defaults, which a config does not spell out, must
+not read back boxes the old code fused). A changed input thus maps
 to a new file; stale files are never read, only left behind.
 
 Stored with ``numpy.savez`` (arrays + one JSON string), read back with
@@ -38,6 +41,29 @@ _NOT_IN_KEY = ('progress', )
 #: project's own WBF, float64 coordinates), so entries written by older code are
 #: never read back
 CACHE_FORMAT = 3
+
+
+_CODE_DIGEST: Optional[str] = None
+
+
+def fusion_code_digest() -> str:
+    """sha256 of the source files fused boxes depend on (``mmmulti/fusion``,
+    ``mmmulti/io``, ``mmmulti/structures.py``), computed once per process."""
+    global _CODE_DIGEST
+    if _CODE_DIGEST is None:
+        root = osp.dirname(osp.dirname(osp.abspath(__file__)))
+        files = [osp.join(root, 'structures.py')]
+        for sub in ('fusion', 'io'):
+            folder = osp.join(root, sub)
+            files += [osp.join(folder, f) for f in sorted(os.listdir(folder))
+                      if f.endswith('.py')]
+        h = hashlib.sha256()
+        for path in files:
+            h.update(osp.relpath(path, root).encode())
+            with open(path, 'rb') as f:
+                h.update(f.read())
+        _CODE_DIGEST = h.hexdigest()
+    return _CODE_DIGEST
 
 
 def default_cache_dir() -> str:
@@ -83,7 +109,7 @@ def cache_key(content_digest: str, reader_key: str,
                    readers=sorted(str(r) for r in readers)
                    if readers is not None else None,
                    fusion=fusion_cfg, strict_geometry=bool(strict_geometry),
-                   version=__version__, format=CACHE_FORMAT)
+                   version=__version__, format=CACHE_FORMAT, code=fusion_code_digest())
     text = json.dumps(payload, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()
 
