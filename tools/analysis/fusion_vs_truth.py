@@ -16,6 +16,7 @@ import json
 import sys
 
 from mmmulti.analysis.fusion_vs_truth import format_table, target_quality
+from mmmulti.analysis.truth import load_aligned_truth
 from mmmulti.fusion import METHOD_ALIASES, build_fusion
 from mmmulti.io import load_multi_reader_coco
 
@@ -40,15 +41,7 @@ def main(argv=None) -> int:
     a = parse_args(argv)
     try:
         src = load_multi_reader_coco(a.readers)
-        truth = load_multi_reader_coco(a.truth)
-        by_id = {img['id']: r for img, r in zip(truth.images, truth.reads)}
-        missing = [img['id'] for img in src.images if img['id'] not in by_id]
-        if missing:
-            raise ValueError(f'{a.truth} lacks {len(missing)} image(s) of {a.readers} '
-                             f'(first: id {missing[0]})')
-        if truth.cat_ids != src.cat_ids:
-            raise ValueError(f'{a.truth} and {a.readers} list different categories')
-        true_reads = [by_id[img['id']] for img in src.images]
+        true_reads = load_aligned_truth(a.truth, src)
         rows = []
         for name in a.methods:
             try:

@@ -21,6 +21,7 @@ import sys
 import time
 import warnings
 
+from mmmulti.analysis.truth import load_aligned_truth
 from mmmulti.analysis.heldout import format_markdown, heldout_validation, parse_method_spec
 from mmmulti.fusion import METHOD_ALIASES
 from mmmulti.fusion.base import EMNotConvergedWarning
@@ -48,18 +49,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def _load_truth(path: str, src):
-    truth = load_multi_reader_coco(path)
-    by_id = {img['id']: r for img, r in zip(truth.images, truth.reads)}
-    missing = [img['id'] for img in src.images if img['id'] not in by_id]
-    if missing:
-        raise ValueError(f'{path}: lacks {len(missing)} image(s) of {src.source} '
-                         f'(first: id {missing[0]})')
-    if truth.cat_ids != src.cat_ids:
-        raise ValueError(f'{path}: lists other categories than {src.source}')
-    return [by_id[img['id']] for img in src.images]
-
-
 def main(argv=None) -> int:
     a = parse_args(argv)
     t0 = time.perf_counter()
@@ -80,7 +69,7 @@ def main(argv=None) -> int:
                              '(give the readers\' boxes, not a fused or clean file)')
         if not src.reads:
             raise ValueError(f'{a.ann}: no images')
-        truth = _load_truth(a.truth, src) if a.truth else None
+        truth = load_aligned_truth(a.truth, src) if a.truth else None
         log(f'{a.ann}: {len(src.reads)} images, readers {", ".join(src.readers[:10])}'
             f'{" ..." if len(src.readers) > 10 else ""}')
         with warnings.catch_warnings(record=True) as caught:
