@@ -148,3 +148,38 @@ def test_tool_writes_outputs_and_refuses_bad_input(tmp_path, capsys):
     assert 'two.json' in err and 'at least 3 readers' in err
     assert tool.main([str(ann / 'train_multi_reader.json'), '--iou-thr', '1.5',
                       '--out', str(out)]) == 2
+
+
+def test_tool_runs_on_converted_vindr_labels(tmp_path, capsys):
+    """The VinDr-CXR layout: 3 of several radiologists per image, 'No finding'
+    rows as readers who drew nothing, converted by the project's converter."""
+    import csv
+    from mmmulti.converters import VINDR_CLASSES, convert_vindr_csv
+    rng = np.random.default_rng(0)
+    rads = [f'R{k}' for k in range(8, 13)]
+    rows = []
+    for i in range(40):
+        readers = rng.choice(rads, 3, replace=False)
+        x, y = rng.integers(50, 400, 2)
+        for r in readers:
+            if rng.random() < 0.3:
+                rows.append([f'img{i}', 'No finding', 14, r, '', '', '', '', 512, 512])
+                continue
+            jitter = rng.normal(0, 4, 4)
+            box = np.array([x, y, x + 80, y + 60]) + jitter
+            rows.append([f'img{i}', VINDR_CLASSES[3], 3, r, *np.round(box, 1), 512, 512])
+    path = tmp_path / 'train.csv'
+    with open(path, 'w', newline='') as f:
+        w = csv.writer(f)
+        w.writerow(['image_id', 'class_name', 'class_id', 'rad_id', 'x_min', 'y_min',
+                    'x_max', 'y_max', 'width', 'height'])
+        w.writerows(rows)
+    coco, _ = convert_vindr_csv(str(path), progress=False)
+    ann = tmp_path / 'vindr.json'
+    ann.write_text(json.dumps(coco))
+    out = tmp_path / 'ho'
+    assert _tool().main([str(ann), '--out', str(out), '--quiet']) == 0
+    rep = json.loads((out / 'heldout.json').read_text())
+    assert rep['images'] == 40 and set(rep['held_out']) <= set(rads)
+    # a reader with 'No finding' read the image: boxes backed by 1 of 2 exist
+    assert '1/2' in rep['methods']['wbf']['by_agreement']
