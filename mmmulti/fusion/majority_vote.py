@@ -9,6 +9,7 @@ import numpy as np
 from .registry import FUSION_METHODS
 from .base import BaseFusion, FusedBoxes, ImageReads
 from .geometry import pair_iou
+from .params import check_iou_thr
 
 
 @FUSION_METHODS.register_module()
@@ -26,7 +27,11 @@ class MajorityVote(BaseFusion):
     def __init__(self, iou_thr: float = 0.4, min_readers: Optional[int] = None,
                  progress: bool = True) -> None:
         super().__init__(progress=progress)
-        self.iou_thr = float(iou_thr)
+        self.iou_thr = check_iou_thr(iou_thr)
+        if min_readers is not None and (isinstance(min_readers, bool)
+                                        or not isinstance(min_readers, int)
+                                        or min_readers < 1):
+            raise ValueError(f'min_readers must be an integer >= 1, got {min_readers!r}')
         self.min_readers = min_readers
 
     def fuse(self, reads: ImageReads) -> FusedBoxes:

@@ -9,6 +9,7 @@ WBF. ``score_mode='method'`` keeps the library's own score instead.
 """
 from __future__ import annotations
 
+import math
 from typing import Optional
 
 import numpy as np
@@ -16,6 +17,7 @@ import numpy as np
 from .registry import FUSION_METHODS
 from .base import BaseFusion, FusedBoxes, ImageReads, agreement_confidence
 from .geometry import agreeing_readers
+from .params import check_iou_thr, check_reader_weights, check_unit_interval
 
 
 class _EnsembleBoxesFusion(BaseFusion):
@@ -26,8 +28,8 @@ class _EnsembleBoxesFusion(BaseFusion):
         super().__init__(progress=progress)
         if score_mode not in ('agreement', 'method'):
             raise ValueError(f"score_mode must be 'agreement' or 'method', got {score_mode!r}")
-        self.iou_thr = float(iou_thr)
-        self.reader_weights = dict(reader_weights) if reader_weights else None
+        self.iou_thr = check_iou_thr(iou_thr)
+        self.reader_weights = check_reader_weights(reader_weights)
         self.score_mode = score_mode
 
     def _call(self, boxes_list, scores_list, labels_list, weights):
@@ -82,7 +84,11 @@ class SoftNMS(_EnsembleBoxesFusion):
                  method: int = 2, **kwargs) -> None:
         super().__init__(iou_thr=iou_thr, **kwargs)
         self.sigma = float(sigma)
-        self.thresh = float(thresh)
+        if not (math.isfinite(self.sigma) and self.sigma > 0):
+            raise ValueError(f'sigma must be a finite number > 0, got {sigma!r}')
+        self.thresh = check_unit_interval(thresh, 'thresh')
+        if method not in (1, 2):
+            raise ValueError(f'method must be 1 (linear) or 2 (gaussian), got {method!r}')
         self.method = int(method)
 
     def _call(self, boxes_list, scores_list, labels_list, weights):
@@ -98,7 +104,7 @@ class NMW(_EnsembleBoxesFusion):
 
     def __init__(self, iou_thr: float = 0.4, skip_box_thr: float = 0.0, **kwargs) -> None:
         super().__init__(iou_thr=iou_thr, **kwargs)
-        self.skip_box_thr = float(skip_box_thr)
+        self.skip_box_thr = check_unit_interval(skip_box_thr, 'skip_box_thr')
 
     def _call(self, boxes_list, scores_list, labels_list, weights):
         from ensemble_boxes import non_maximum_weighted

@@ -6,6 +6,7 @@ import time
 from typing import Optional, Sequence, Union
 
 from .base import BaseFusion
+from .params import check_known_readers
 
 
 def fuse_coco_file(in_path: Union[str, os.PathLike], out_path: Union[str, os.PathLike],
@@ -21,10 +22,13 @@ def fuse_coco_file(in_path: Union[str, os.PathLike], out_path: Union[str, os.Pat
     method that keeps them after fitting, ``em`` (its ``em`` record: how its
     EM ended, ``converged`` false when it stopped at max_iter) and
     ``dropped_by_agreement`` (clusters dropped, keyed ``"a/R"``).
+    A reader weight or ``single_reader`` reader that the file does not have
+    is a ``ValueError`` (:func:`~mmmulti.fusion.params.check_known_readers`).
     """
     from mmmulti.io import dump_fused_coco, load_multi_reader_coco
     src = load_multi_reader_coco(in_path, reader_key=reader_key, readers=readers,
                                  strict_geometry=strict_geometry)
+    check_known_readers(method, src.readers, source=os.fspath(in_path))
     t0 = time.perf_counter()
     fused = method.fuse_dataset(src.reads)
     seconds = time.perf_counter() - t0

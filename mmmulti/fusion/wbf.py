@@ -14,6 +14,7 @@ from typing import List, Optional, Sequence
 import numpy as np
 
 from .base import BaseFusion, FusedBoxes, ImageReads, agreement_confidence, progress
+from .params import check_iou_thr, check_reader_weights, check_unit_interval
 from .registry import FUSION_METHODS
 from .weighted_boxes import CONF_TYPES, WeightedBoxes, weighted_boxes_fusion
 
@@ -46,16 +47,11 @@ class WBF(BaseFusion):
             raise ValueError(f'conf_type must be one of {CONF_TYPES}, got {conf_type!r}')
         if score_mode not in ('agreement', 'wbf'):
             raise ValueError(f"score_mode must be 'agreement' or 'wbf', got {score_mode!r}")
-        if not 0.0 <= iou_thr < 1.0:
-            raise ValueError(f'iou_thr must be in [0, 1), got {iou_thr}')
-        self.iou_thr = float(iou_thr)
-        self.skip_box_thr = float(skip_box_thr)
+        # WBF's own range: a box joins a cluster at IoU > iou_thr, so 1 merges nothing
+        self.iou_thr = check_iou_thr(iou_thr, allow_zero=True, allow_one=False)
+        self.skip_box_thr = check_unit_interval(skip_box_thr, 'skip_box_thr')
         self.conf_type = conf_type
-        self.reader_weights = dict(reader_weights) if reader_weights else None
-        if self.reader_weights:
-            bad = {r: w for r, w in self.reader_weights.items() if not w > 0}
-            if bad:
-                raise ValueError(f'reader weights must be > 0, got {bad}')
+        self.reader_weights = check_reader_weights(reader_weights)
         self.score_mode = score_mode
 
     def _weights(self, image_readers: Sequence[str]) -> list:
