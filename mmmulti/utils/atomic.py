@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import stat
 import tempfile
 from typing import IO, Any, Iterable, Iterator, Union
 
@@ -31,9 +32,14 @@ def atomic_path(path: PathLike) -> Iterator[str]:
     ``cv2.imwrite``). The temporary name keeps ``path``'s extension, so
     format detection by suffix still works. On an exception the temporary file
     is removed and ``path`` is untouched. A symlink is written through (its
-    target is replaced), as ``open(path, 'w')`` would.
+    target is replaced), as ``open(path, 'w')`` would. A path that exists
+    and is not a regular file (``/dev/null``, a FIFO, a folder) is refused
+    with :class:`NotRegularFileError`: the rename would replace the node.
     """
     path = os.path.realpath(os.fspath(path))
+    if os.path.exists(path) and not stat.S_ISREG(os.stat(path).st_mode):
+        raise NotRegularFileError(f'{path} exists and is not a regular file (a device, '
+                                  'FIFO, socket or folder): refusing to replace it')
     folder = os.path.dirname(os.path.abspath(path))
     base = os.path.basename(path)
     suffix = os.path.splitext(base)[1]
@@ -74,6 +80,10 @@ class OverwriteInputError(ValueError):
     """An output path names one of the tool's own input files."""
 
 
+class NotRegularFileError(OverwriteInputError):
+    """An output path exists and is a device, FIFO, socket or folder."""
+
+
 def same_file(a: PathLike, b: PathLike) -> bool:
     """True when ``a`` and ``b`` are one file (links and ``..`` resolved)."""
     a, b = os.fspath(a), os.fspath(b)
@@ -92,8 +102,9 @@ def check_not_input(out: PathLike, inputs: Iterable[PathLike], overwrite: bool =
     """
     if overwrite:
         return
+    from .output_guard import is_same_file  # also catches hard links
     for inp in inputs:
-        if inp is not None and same_file(out, inp):
+        if inp is not None and is_same_file(out, inp):
             raise OverwriteInputError(
                 f'output {os.fspath(out)} is the input file {os.fspath(inp)}: writing it '
                 f'would replace the input. Choose another output path, or pass {flag} '
@@ -101,4 +112,4 @@ def check_not_input(out: PathLike, inputs: Iterable[PathLike], overwrite: bool =
 
 
 __all__ = ['atomic_path', 'atomic_write', 'dump_json_atomic', 'same_file',
-           'check_not_input', 'OverwriteInputError']
+           'check_not_input', 'OverwriteInputError', 'NotRegularFileError']

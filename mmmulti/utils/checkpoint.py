@@ -130,6 +130,23 @@ class UnsafeCheckpointError(pickle.UnpicklingError):
     """A checkpoint references a pickled class outside the allowlist."""
 
 
+def _check_checkpoint_format(filename: str) -> None:
+    """ValueError unless ``filename`` starts like a torch.save file: a zip
+    archive (torch >= 1.6) or a pickle (the legacy format, first byte 0x80).
+
+    Otherwise torch's restricted unpickler reports garbage as an unsupported
+    opcode, which reads like an unsafe checkpoint.
+    """
+    import zipfile
+    with open(filename, 'rb') as f:
+        head = f.read(2)
+    if not head:
+        raise ValueError(f'{filename}: not a checkpoint: the file is empty')
+    if not (head[:1] == b'\x80' or zipfile.is_zipfile(filename)):
+        raise ValueError(f'{filename}: not a PyTorch checkpoint (neither a torch.save zip '
+                         'archive nor a pickle)')
+
+
 def safe_torch_load(filename: str, map_location: Any = None) -> Any:
     """``torch.load(weights_only=True)`` with the mmengine allowlist.
 
@@ -141,12 +158,19 @@ def safe_torch_load(filename: str, map_location: Any = None) -> Any:
     filename = osp.expanduser(filename)
     if not osp.isfile(filename):
         raise FileNotFoundError(f'checkpoint {filename} can not be found.')
+    _check_checkpoint_format(filename)
     with torch.serialization.safe_globals(checkpoint_allowlist()):
         try:
             return torch.load(filename, map_location=map_location, weights_only=True)
+        except EOFError:
+            raise ValueError(f'{filename}: not a checkpoint: the file is empty or '
+                             'truncated') from None
         except pickle.UnpicklingError as exc:
             if isinstance(exc, UnsafeCheckpointError):
                 raise
+            if any(s in str(exc) for s in ('invalid load key', 'truncated')):
+                raise ValueError(f'{filename}: not a PyTorch checkpoint (garbage or '
+                                 'truncated data)') from None
             unknown, why = _refused_names(filename, exc)
             what = (f'refused to unpickle {unknown} — not on the mmmulti checkpoint '
                     'allowlist (mmmulti.utils.checkpoint)' if unknown else

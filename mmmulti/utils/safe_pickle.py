@@ -150,10 +150,20 @@ def load_prediction_pickle(path: str) -> Any:
         FileNotFoundError: no such file.
         UnsafePickleError: the file names a class or function outside the
             allowlist; nothing it names has been called.
+        ValueError: the file is empty, truncated or not a pickle.
     """
     path = os.fspath(path)
     with open(path, 'rb') as f:
-        return PredictionUnpickler(f, source=path).load()
+        try:
+            return PredictionUnpickler(f, source=path).load()
+        except UnsafePickleError:
+            raise
+        except (EOFError, pickle.UnpicklingError, ValueError, TypeError, AttributeError,
+                IndexError, KeyError, UnicodeDecodeError) as exc:
+            # garbage bytes fail inside the unpickler's opcodes, not in find_class
+            why = ' '.join(str(exc).split()) or type(exc).__name__
+            raise ValueError(f'{path}: not a prediction pickle of tools/test.py --out '
+                             f'(empty, truncated or another format: {why})') from None
 
 
 __all__ = ['UnsafePickleError', 'PredictionUnpickler', 'load_prediction_pickle',
