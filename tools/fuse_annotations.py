@@ -23,22 +23,27 @@ from mmmulti.fusion import METHOD_ALIASES, build_fusion
 from mmmulti.fusion.base import EMNotConvergedWarning, em_fits
 from mmmulti.fusion.pipeline import fuse_coco_file
 from mmmulti.fusion.summary import fusion_summary
-from mmmulti.utils.atomic import check_not_input
+from mmmulti.fusion.params import check_reader_weights
+from mmmulti.utils.cli_errors import add_debug_flag, cli_entry, one_line
+from mmmulti.utils.output_guard import check_output_file
 
 
 def parse_reader_weights(items):
+    """``READER=W`` items as ``{reader: weight}``, each weight finite and > 0."""
     if not items:
         return None
     weights = {}
     for item in items:
         reader, sep, value = item.rpartition('=')
         if not sep or not reader:
-            raise SystemExit(f'--reader-weights: expected READER=WEIGHT, got {item!r}')
+            raise ValueError(f'--reader-weights: expected READER=WEIGHT, got {item!r}')
+        if reader in weights:
+            raise ValueError(f'--reader-weights: reader {reader!r} given twice')
         try:
             weights[reader] = float(value)
         except ValueError:
-            raise SystemExit(f'--reader-weights: {item!r}: weight is not a number')
-    return weights
+            raise ValueError(f'--reader-weights: {item!r}: weight is not a number') from None
+    return check_reader_weights(weights, '--reader-weights')
 
 
 def parse_int_at_least_1(name, text):
@@ -114,6 +119,7 @@ def parse_args(argv=None):
                    help='fail on a bad box instead of dropping and counting it')
     p.add_argument('--overwrite', action='store_true',
                    help='allow OUTPUT to be INPUT (replaces the readers\' boxes)')
+    add_debug_flag(p)
     return p.parse_args(argv)
 
 
@@ -150,6 +156,7 @@ def print_em_warnings(method, em_warnings):
         print(f'WARNING: {" ".join(text.split())}', file=sys.stderr)
 
 
+@cli_entry
 def main(argv=None):
     args = parse_args(argv)
     em_warnings = []
@@ -159,7 +166,7 @@ def main(argv=None):
         bias_rounds = parse_int_at_least_1('--bias-rounds', args.bias_rounds)
         class_max_iter = parse_int_at_least_1('--class-max-iter', args.class_max_iter)
         class_tol = parse_positive_float('--class-tol', args.class_tol)
-        check_not_input(args.output, [args.input], args.overwrite)
+        check_output_file(args.output, [args.input], overwrite=args.overwrite)
         method = build_fusion(args.method, iou_thr=args.iou_thr,
                               skip_box_thr=args.skip_box_thr, conf_type=args.conf_type,
                               score_mode=args.score_mode,
@@ -173,7 +180,9 @@ def main(argv=None):
         src, fused, seconds = fuse_collecting_em_warnings(args, method, em_warnings)
     except (ValueError, TypeError) as e:
         print_em_warnings(None, em_warnings)
-        print(f'error: {e}', file=sys.stderr)
+        if args.debug:
+            raise
+        print(f'error: {one_line(e)}', file=sys.stderr)
         return 2
     print(f'{args.input} -> {args.output}')
     print(fusion_summary(src.reads, fused, method, seconds, drops=src.drops))

@@ -185,8 +185,8 @@ def reader_agreement_from_file(ann_file: str, method: str = 'wbf', iou_thr: floa
     """
     from mmmulti.io import load_multi_reader_coco
     data = load_multi_reader_coco(ann_file, reader_key=reader_key, readers=readers)
-    if data.kind != 'multi_reader':
-        raise ValueError(f'{ann_file}: a {data.kind} file has no readers to compare')
+    from mmmulti.io.require import require_readers
+    require_readers(data, ann_file, 'compare')
     fusion = build_consensus_fusion(method, iou_thr if fusion_iou_thr is None
                                     else fusion_iou_thr)
     fused = fusion.fuse_dataset(data.reads)

@@ -28,6 +28,9 @@ def fuse_coco_file(in_path: Union[str, os.PathLike], out_path: Union[str, os.Pat
     from mmmulti.io import dump_fused_coco, load_multi_reader_coco
     src = load_multi_reader_coco(in_path, reader_key=reader_key, readers=readers,
                                  strict_geometry=strict_geometry)
+    if src.kind == 'fused':  # fusing fused boxes again looks plausible and is wrong
+        from mmmulti.io.require import require_readers
+        require_readers(src, in_path, 'fuse')
     check_known_readers(method, src.readers, source=os.fspath(in_path))
     t0 = time.perf_counter()
     fused = method.fuse_dataset(src.reads)

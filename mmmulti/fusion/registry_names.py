@@ -24,6 +24,24 @@ METHOD_ALIASES = {
 }
 
 
+def fusion_class(method: str) -> type:
+    """The registered class of a command-line method name (or type name)."""
+    key = method.strip().lower().replace('-', '_')
+    type_name = METHOD_ALIASES.get(key)
+    if type_name is None:
+        by_type = {v.lower(): v for v in METHOD_ALIASES.values()}
+        type_name = by_type.get(key)
+    if type_name is None:
+        raise ValueError(f'unknown fusion method {method!r}; choose from '
+                         f'{", ".join(METHOD_ALIASES)}')
+    return FUSION_METHODS.get(type_name)
+
+
+def takes_option(method: str, option: str) -> bool:
+    """Whether ``method`` (a command-line name) accepts the keyword ``option``."""
+    return option in accepted_options(fusion_class(method))
+
+
 def build_fusion(method: str, **options) -> BaseFusion:
     """Build a fusion method from its command-line name (or registered type).
 

@@ -57,7 +57,8 @@ def fusion_examples(ann_file: str, img_dir: str, image_ids: Optional[Sequence] =
     from mmmulti.io import load_multi_reader_coco
     data = load_multi_reader_coco(ann_file, reader_key=reader_key, readers=readers)
     if data.kind != 'multi_reader':
-        raise ValueError(f'{ann_file}: a {data.kind} file has no readers\' boxes to fuse')
+        from mmmulti.io.require import require_readers
+        require_readers(data, ann_file, 'draw')
     fusion = build_consensus_fusion(method, iou_thr)
     items = []
     for k in select_images(data.images, data.reads, image_ids, num, seed):

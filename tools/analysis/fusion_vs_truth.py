@@ -12,13 +12,18 @@ a true box), the share of the EARL weight on the others, the true boxes kept,
 their class accuracy and mean IoU (mmmulti/analysis/fusion_vs_truth.py).
 """
 import argparse
-import json
 import sys
 
 from mmmulti.analysis.fusion_vs_truth import format_table, target_quality
 from mmmulti.analysis.truth import load_aligned_truth
 from mmmulti.fusion import METHOD_ALIASES, build_fusion
+from mmmulti.fusion.params import check_iou_thr
+from mmmulti.fusion.registry_names import takes_option
 from mmmulti.io import load_multi_reader_coco
+from mmmulti.io.require import require_readers
+from mmmulti.utils.atomic import dump_json_atomic
+from mmmulti.utils.cli_errors import add_debug_flag, cli_entry
+from mmmulti.utils.output_guard import check_output_file
 
 
 def parse_args(argv=None):
@@ -34,29 +39,34 @@ def parse_args(argv=None):
     p.add_argument('--iou-thr', type=float, default=0.4,
                    help='IoU at which a fused box counts as a true box')
     p.add_argument('--out', help='also write the scores to this json')
+    p.add_argument('--overwrite', action='store_true',
+                   help='allow --out to be one of the input files')
+    add_debug_flag(p)
     return p.parse_args(argv)
 
 
+@cli_entry
 def main(argv=None) -> int:
     a = parse_args(argv)
-    try:
-        src = load_multi_reader_coco(a.readers)
-        true_reads = load_aligned_truth(a.truth, src)
-        rows = []
-        for name in a.methods:
-            try:
-                method = build_fusion(name, iou_thr=a.fusion_iou_thr, progress=False)
-            except ValueError:  # a method without an IoU threshold (all_boxes)
-                method = build_fusion(name, progress=False)
-            rows.append(target_quality(name, method.fuse_dataset(src.reads), true_reads,
-                                       iou_thr=a.iou_thr))
-    except (ValueError, TypeError, OSError) as e:
-        print(f'error: {e}', file=sys.stderr)
-        return 2
+    # every parameter and the output before any work
+    check_iou_thr(a.iou_thr, '--iou-thr')
+    check_iou_thr(a.fusion_iou_thr, '--fusion-iou-thr')
+    if a.out:
+        check_output_file(a.out, [a.readers, a.truth], overwrite=a.overwrite)
+    methods = []
+    for name in a.methods:
+        # the threshold goes to every method that takes one; an out-of-range
+        # value is the method's error, never a silent fall-back to its default
+        options = dict(iou_thr=a.fusion_iou_thr) if takes_option(name, 'iou_thr') else {}
+        methods.append((name, build_fusion(name, progress=False, **options)))
+    src = load_multi_reader_coco(a.readers)
+    require_readers(src, a.readers, 'fuse')
+    true_reads = load_aligned_truth(a.truth, src)
+    rows = [target_quality(name, method.fuse_dataset(src.reads), true_reads,
+                           iou_thr=a.iou_thr) for name, method in methods]
     print(format_table(rows))
     if a.out:
-        with open(a.out, 'w') as f:
-            json.dump([q.as_dict() for q in rows], f, indent=1)
+        dump_json_atomic([q.as_dict() for q in rows], a.out, indent=1)
         print(f'wrote {a.out}')
     return 0
 

@@ -11,9 +11,16 @@ Prints the tables and writes OUT_DIR/reader_agreement.{json,png}.
 import argparse
 import os
 import os.path as osp
+import sys
 
-from mmmulti.analysis.reader_agreement import reader_agreement_from_file
+from mmmulti.analysis.reader_agreement import (build_consensus_fusion,
+                                               reader_agreement_from_file)
+from mmmulti.fusion.params import check_iou_thr
 from mmmulti.visualization import plot_reader_agreement
+from mmmulti.utils.cli_errors import add_debug_flag, cli_entry
+from mmmulti.utils.output_guard import check_output_dir
+
+OUTPUTS = ('reader_agreement.json', 'reader_agreement.png')
 
 
 class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter,
@@ -21,7 +28,7 @@ class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter,
     """Keeps the examples' layout and shows defaults."""
 
 
-def parse_args() -> argparse.Namespace:
+def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=_HelpFormatter)
     p.add_argument('ann', help='multi-reader COCO file')
     p.add_argument('--out-dir', required=True, help='folder for reader_agreement.{json,png}')
@@ -37,11 +44,23 @@ def parse_args() -> argparse.Namespace:
                    '(1: every fused box, which includes each reader\'s own boxes)')
     p.add_argument('--readers', nargs='+', default=None, help='only these readers')
     p.add_argument('--reader-key', default='reader', help='annotation key of the reader id')
-    return p.parse_args()
+    p.add_argument('--overwrite', action='store_true',
+                   help='allow an output file to be the input file')
+    add_debug_flag(p)
+    return p.parse_args(argv)
 
 
-def main() -> None:
-    a = parse_args()
+@cli_entry
+def main(argv=None) -> int:
+    a = parse_args(argv)
+    check_iou_thr(a.iou_thr, '--iou-thr')
+    fusion_iou = a.iou_thr if a.fusion_iou_thr is None else a.fusion_iou_thr
+    check_iou_thr(fusion_iou, '--fusion-iou-thr')
+    if a.min_agreement < 1:
+        raise ValueError(f'--min-agreement must be >= 1, got {a.min_agreement}')
+    # an unknown method or a threshold the method refuses: before loading
+    build_consensus_fusion(a.method, fusion_iou)
+    check_output_dir(a.out_dir, OUTPUTS, [a.ann], overwrite=a.overwrite)
     report = reader_agreement_from_file(
         a.ann, method=a.method, iou_thr=a.iou_thr, fusion_iou_thr=a.fusion_iou_thr,
         readers=a.readers, min_agreement=a.min_agreement, reader_key=a.reader_key)
@@ -51,7 +70,8 @@ def main() -> None:
     png = osp.join(a.out_dir, 'reader_agreement.png')
     plot_reader_agreement(report, png)
     print(f'\nwrote {png} and reader_agreement.json')
+    return 0
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(main())
