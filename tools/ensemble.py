@@ -7,15 +7,18 @@ COCO results json to --out and scored against --gt.
 """
 import argparse
 import json
+import sys
 
 from mmmulti.evaluation import (CONF_TYPES, PAPER_IOU_THR, dump_predictions,
                                 ensemble_predictions, evaluate_coco_results,
                                 format_results_table, image_sizes, load_coco_gt,
                                 load_predictions, map_key, scalar_metrics)
-from mmmulti.utils.atomic import OverwriteInputError, check_not_input
+from mmmulti.fusion.params import check_iou_thr, check_unit_interval, check_weight_list
+from mmmulti.utils.cli_errors import add_debug_flag, cli_entry
+from mmmulti.utils.output_guard import check_output_file
 
 
-def parse_args() -> argparse.Namespace:
+def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('preds', nargs='+', help='prediction files (.pkl or COCO results .json)')
@@ -40,15 +43,18 @@ def parse_args() -> argparse.Namespace:
                    help='print the metrics as one JSON line (last line of stdout)')
     p.add_argument('--overwrite', action='store_true',
                    help='allow --out to be one of the input files')
-    return p.parse_args()
+    add_debug_flag(p)
+    return p.parse_args(argv)
 
 
-def main() -> None:
-    args = parse_args()
-    try:
-        check_not_input(args.out, [*args.preds, args.gt], args.overwrite)
-    except OverwriteInputError as e:
-        raise SystemExit(f'error: {e}')
+@cli_entry
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    # WBF's range: a box joins a cluster at IoU > thr, so 1 would merge nothing
+    check_iou_thr(args.iou_thr, '--iou-thr', allow_one=False)
+    check_unit_interval(args.skip_box_thr, '--skip-box-thr')
+    check_weight_list(args.weights, len(args.preds), '--weights')
+    check_output_file(args.out, [*args.preds, args.gt], overwrite=args.overwrite)
     coco_gt = load_coco_gt(args.gt)
     sets = [load_predictions(path, coco_gt, classes=args.classes) for path in args.preds]
     for path, preds in zip(args.preds, sets):
@@ -59,7 +65,7 @@ def main() -> None:
     dump_predictions(fused, args.out)
     print(f'{args.out}: {len(fused)} fused predictions')
     if args.no_eval:
-        return
+        return 0
     no_finding = dict(enable=True, class_id=args.no_finding_class) if args.no_finding else None
     scores = evaluate_coco_results(coco_gt, fused, no_finding=no_finding)
     print(format_results_table(scores))
@@ -69,7 +75,8 @@ def main() -> None:
         out = dict(scalar_metrics(scores), per_class=scores['per_class'],
                    num_predictions=len(fused), out=args.out)
         print(json.dumps(out))
+    return 0
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(main())

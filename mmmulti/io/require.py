@@ -29,7 +29,7 @@ def require_readers(src: Any, path: Any, purpose: str = 'fuse') -> None:
     if kind == 'multi_reader':
         return
     hint = HINTS.get(kind, f'its kind is {kind!r}')
-    raise ValueError(f'{os.fspath(path)}: no readers to {purpose}: {hint}')
+    raise ValueError(f'{os.fspath(path)}: a {kind} file has no readers to {purpose}: {hint}')
 
 
 __all__ = ['require_readers']

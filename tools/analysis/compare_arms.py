@@ -20,6 +20,7 @@ import sys
 from typing import Dict, List, Optional
 
 from mmmulti.protocol.report import METRICS, compare, read_results
+from mmmulti.utils.cli_errors import add_debug_flag, cli_entry
 
 
 def read_rows(work_dir: str) -> List[dict]:
@@ -64,25 +65,25 @@ def table(comparison: Dict, reference: str) -> str:
     return '\n'.join(lines)
 
 
+@cli_entry
 def main(argv: Optional[List[str]] = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     p.add_argument('work_dir', help='a protocol run folder (with results.csv)')
     p.add_argument('--reference', default='wbf_earl', help='the arm to compare against')
     p.add_argument('--gt', help='test annotations: one-seed runs get a paired bootstrap')
     p.add_argument('--num-samples', type=int, default=1000)
+    add_debug_flag(p)
     args = p.parse_args(argv)
-    try:
-        rows = read_rows(args.work_dir)
-        if args.reference not in {r['arm'] for r in rows}:
-            raise ValueError(f'arm {args.reference!r} is not in {args.work_dir}/results.csv '
-                             f'(arms: {sorted({r["arm"] for r in rows})})')
-        seeds = {r['seed'] for r in rows}
-        boot = (bootstrap_one_seed(args.work_dir, rows, args.reference, args.gt,
-                                   args.num_samples)
-                if len(seeds) == 1 and args.gt else None)
-    except (OSError, ValueError) as e:
-        print(f'error: {e}', file=sys.stderr)
-        return 2
+    if args.num_samples < 1:
+        raise ValueError(f'--num-samples must be >= 1, got {args.num_samples}')
+    rows = read_rows(args.work_dir)
+    if args.reference not in {r['arm'] for r in rows}:
+        raise ValueError(f'arm {args.reference!r} is not in {args.work_dir}/results.csv '
+                         f'(arms: {sorted({r["arm"] for r in rows})})')
+    seeds = {r['seed'] for r in rows}
+    boot = (bootstrap_one_seed(args.work_dir, rows, args.reference, args.gt,
+                               args.num_samples)
+            if len(seeds) == 1 and args.gt else None)
     print(table(compare(rows, bootstrap=boot, reference=args.reference), args.reference))
     return 0
 

@@ -5,12 +5,15 @@ mAP@[.5:.95]; with --json the last stdout line is one JSON object.
 """
 import argparse
 import json
+import sys
 
 from mmmulti.evaluation import (PAPER_IOU_THR, ap_key, evaluate_coco_results,
                                 format_results_table, load_coco_gt, load_predictions, map_key)
+from mmmulti.fusion.params import check_iou_thr, check_unit_interval
+from mmmulti.utils.cli_errors import add_debug_flag, cli_entry
 
 
-def parse_args() -> argparse.Namespace:
+def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--gt', required=True, help='ground-truth COCO json')
@@ -36,11 +39,15 @@ def parse_args() -> argparse.Namespace:
                    help='detections below this score are ignored by the convention')
     p.add_argument('--json', action='store_true',
                    help='print the result as one JSON line (last line of stdout)')
-    return p.parse_args()
+    add_debug_flag(p)
+    return p.parse_args(argv)
 
 
-def main() -> None:
-    args = parse_args()
+@cli_entry
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    check_iou_thr(args.iou_thr, '--iou-thr')  # 1.5 would score every box a match
+    check_unit_interval(args.no_finding_score_thr, '--no-finding-score-thr')
     coco_gt = load_coco_gt(args.gt)
     results = load_predictions(args.pred, coco_gt, classes=args.classes)
     no_finding = None
@@ -62,7 +69,8 @@ def main() -> None:
         out.update({k: scores[k] for k in ('bbox_mAP_50', 'bbox_mAP_75', 'num_images',
                                            'num_predictions')})
         print(json.dumps(out))
+    return 0
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(main())

@@ -14,12 +14,18 @@ the runs whose training logs are still in their folder.
         --title "med_mnist / mini_vindr_like / yolo: all arms"
 """
 import argparse
+import math
 import os
 import os.path as osp
 import sys
-from typing import Dict, List, Optional
+from typing import Dict, List, Mapping, Optional, Sequence
 
-from mmmulti.protocol.report import merge_results, read_results, read_val_curve, write_reports
+from mmmulti.protocol.report import (METRICS, merge_results, read_results, read_val_curve,
+                                     write_reports)
+from mmmulti.utils.cli_errors import add_debug_flag, cli_entry
+from mmmulti.utils.output_guard import check_output_dir
+
+OUTPUTS = ('results.csv', 'results.md', 'results.png', 'learning_curves.png')
 
 
 def results_path(run: str) -> str:
@@ -37,23 +43,49 @@ def read_curves(run: str, rows: List[dict]) -> Dict[str, Dict[int, Dict]]:
     return curves
 
 
+def check_runs_agree(runs: Mapping[str, Sequence[Mapping]]) -> None:
+    """Refuse two runs whose (arm, seed) metrics differ where one is NaN.
+
+    ``merge_results`` compares by absolute difference, which is never above
+    its tolerance when a value is NaN, so a NaN row would be kept silently.
+    """
+    first: Dict[tuple, tuple] = {}
+    for name, rows in runs.items():
+        for row in rows:
+            key = (row['arm'], row['seed'])
+            if key not in first:
+                first[key] = (name, row)
+                continue
+            other, old = first[key]
+            for k, _ in METRICS:
+                a, b = float(old[k]), float(row[k])
+                if math.isnan(a) != math.isnan(b):
+                    raise ValueError(f'arm {key[0]!r} seed {key[1]} differs between {other} '
+                                     f'and {name}: {k} {a:.4f} vs {b:.4f} (not the same '
+                                     'recipe or data, or an unfinished run: drop one)')
+
+
+@cli_entry
 def main(argv: Optional[List[str]] = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     p.add_argument('runs', nargs='+', help='protocol run folders or results.csv files')
     p.add_argument('--out', required=True, help='folder for the merged report')
     p.add_argument('--title', default='merged protocol runs')
     p.add_argument('--arms', nargs='+', help='keep only these arms (default: all)')
+    p.add_argument('--overwrite', action='store_true',
+                   help='allow --out to hold one of the input results.csv files')
+    add_debug_flag(p)
     args = p.parse_args(argv)
-    try:
-        runs = {run: read_results(results_path(run)) for run in args.runs}
-        if args.arms:
-            runs = {k: [r for r in v if r['arm'] in args.arms] for k, v in runs.items()}
-        rows = merge_results(runs)
-        if not rows:
-            raise ValueError('no result rows to merge')
-    except (OSError, ValueError) as e:
-        print(f'error: {e}', file=sys.stderr)
-        return 2
+    # merging into one of the runs would cut its results.csv to the merged rows
+    check_output_dir(args.out, OUTPUTS, [results_path(r) for r in args.runs],
+                     overwrite=args.overwrite)
+    runs = {run: read_results(results_path(run)) for run in args.runs}
+    if args.arms:
+        runs = {k: [r for r in v if r['arm'] in args.arms] for k, v in runs.items()}
+    check_runs_agree(runs)
+    rows = merge_results(runs)
+    if not rows:
+        raise ValueError('no result rows to merge')
     curves: Dict[str, Dict[int, Dict]] = {}
     for run, run_rows in runs.items():
         for arm, by_seed in read_curves(run, run_rows).items():

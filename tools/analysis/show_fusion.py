@@ -10,7 +10,12 @@ Example::
 import argparse
 import os
 import os.path as osp
+import sys
 
+from mmmulti.analysis.reader_agreement import build_consensus_fusion
+from mmmulti.fusion.params import check_iou_thr
+from mmmulti.utils.cli_errors import add_debug_flag, cli_entry
+from mmmulti.utils.output_guard import check_output_file
 from mmmulti.visualization import fusion_examples, plot_fusion_comparison
 
 
@@ -19,7 +24,7 @@ class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter,
     """Keeps the examples' layout and shows defaults."""
 
 
-def parse_args() -> argparse.Namespace:
+def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=_HelpFormatter)
     p.add_argument('ann', help='multi-reader COCO file')
     p.add_argument('--img-dir', required=True, help='folder the file_name entries are in')
@@ -34,11 +39,21 @@ def parse_args() -> argparse.Namespace:
     p.add_argument('--iou-thr', type=float, default=0.4, help='fusion IoU threshold')
     p.add_argument('--readers', nargs='+', default=None, help='only these readers')
     p.add_argument('--reader-key', default='reader', help='annotation key of the reader id')
-    return p.parse_args()
+    p.add_argument('--overwrite', action='store_true',
+                   help='allow --out to be an input file or to lie in --img-dir')
+    add_debug_flag(p)
+    return p.parse_args(argv)
 
 
-def main() -> None:
-    a = parse_args()
+@cli_entry
+def main(argv=None) -> int:
+    a = parse_args(argv)
+    if a.image_ids is None and a.num < 1:
+        raise ValueError(f'--num must be >= 1, got {a.num}')
+    check_iou_thr(a.iou_thr, '--iou-thr')
+    build_consensus_fusion(a.method, a.iou_thr)  # an unknown method: before loading
+    # a figure written over a training image, or over the annotation file
+    check_output_file(a.out, [a.ann], [a.img_dir], overwrite=a.overwrite)
     items, class_names, readers = fusion_examples(
         a.ann, a.img_dir, image_ids=a.image_ids, num=a.num, method=a.method,
         iou_thr=a.iou_thr, seed=a.seed, readers=a.readers, reader_key=a.reader_key)
@@ -47,7 +62,8 @@ def main() -> None:
                            title=f'Readers\' boxes (left) and {a.method} fusion, '
                            f'IoU {a.iou_thr} (right)')
     print(f'wrote {a.out} ({len(items)} images)')
+    return 0
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(main())
