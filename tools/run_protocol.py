@@ -7,7 +7,12 @@ Examples:
 
 The same as ``python -m mmmulti.protocol`` (:mod:`mmmulti.protocol.cli`).
 """
+import sys
+
 from mmmulti.protocol.cli import main
+from mmmulti.utils.cli_errors import cli_entry
+
+# the protocol's parser has no --debug; the wrapper takes the flag off
 
 if __name__ == '__main__':
-    main()
+    sys.exit(cli_entry(main, strip_debug=True)())

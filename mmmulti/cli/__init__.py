@@ -14,3 +14,5 @@ def add_run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
                    default='none', help='job launcher')
     p.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    from mmmulti.utils.cli_errors import add_debug_flag
+    add_debug_flag(p)

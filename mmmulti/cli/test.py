@@ -27,8 +27,11 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     from mmmulti.engine.runner_setup import set_local_rank
     args = parse_args(argv)
     set_local_rank(args.local_rank)
-    if args.out is not None and not args.out.endswith(('.pkl', '.pickle')):
-        raise SystemExit('--out must be a .pkl file')
+    if args.out is not None:
+        if not args.out.endswith(('.pkl', '.pickle')):
+            raise SystemExit(f'error: --out must be a .pkl file, got {args.out}')
+        from mmmulti.utils.output_guard import check_output_file
+        check_output_file(args.out, [args.config, args.checkpoint], what='--out')
     from mmmulti.apis import test
     test(args.config, args.checkpoint, work_dir=args.work_dir, out=args.out,
          show=args.show, show_dir=args.show_dir, wait_time=args.wait_time,

@@ -15,6 +15,8 @@ from mmmulti.registry import HOOKS
 class NonFiniteLossError(RuntimeError):
     """Training produced a NaN or infinite loss."""
 
+    user_error = True  # a bad setting (lr, data), not a bug: one error line
+
 
 @HOOKS.register_module()
 class FiniteLossHook(Hook):

@@ -11,6 +11,8 @@ from mmmulti.registry import RUNNERS
 class CheckpointMismatchError(RuntimeError):
     """A checkpoint's weights do not fit the model built from the config."""
 
+    user_error = True  # a wrong file, not a bug: one error line (mmmulti.utils.cli_errors)
+
 
 @RUNNERS.register_module()
 class StrictLoadRunner(Runner):

@@ -34,6 +34,13 @@ EXIT_BUG = 1
 KNOWN_ERRORS = (ValueError, pickle.UnpicklingError, EOFError, OverflowError)
 
 
+def is_bad_input(exc: BaseException) -> bool:
+    """A bad file, argument or run setting, not a bug: :data:`KNOWN_ERRORS`,
+    or an exception class that sets ``user_error = True`` (e.g. a checkpoint
+    that does not fit the model, a non-finite training loss)."""
+    return isinstance(exc, KNOWN_ERRORS) or bool(getattr(exc, 'user_error', False))
+
+
 def add_debug_flag(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """Give ``parser`` the ``--debug`` flag every tool has (read by :func:`cli_entry`)."""
     parser.add_argument(DEBUG_FLAG, action='store_true',
@@ -54,6 +61,8 @@ def format_error(exc: BaseException) -> str:
         if exc.filename2:
             name = f'{exc.filename} -> {exc.filename2}'
         return f'error: {name}: {reason}' if name else f'error: {reason}'
+    if getattr(exc, 'user_error', False):  # its class name is part of the message
+        return f'error: {type(exc).__name__}: {one_line(exc)}'
     if isinstance(exc, KNOWN_ERRORS):
         msg = one_line(exc)
         if type(exc) in (pickle.UnpicklingError, EOFError):  # not the refusals
@@ -66,7 +75,7 @@ def format_error(exc: BaseException) -> str:
 
 def exit_status(exc: BaseException) -> int:
     """2 for bad input and OS errors, 1 for anything else."""
-    return EXIT_BAD_INPUT if isinstance(exc, (OSError, *KNOWN_ERRORS)) else EXIT_BUG
+    return EXIT_BAD_INPUT if isinstance(exc, OSError) or is_bad_input(exc) else EXIT_BUG
 
 
 def cli_entry(main: Callable[[List[str]], Optional[int]] = None, *,
@@ -111,4 +120,5 @@ def cli_entry(main: Callable[[List[str]], Optional[int]] = None, *,
 
 
 __all__ = ['cli_entry', 'add_debug_flag', 'format_error', 'exit_status', 'one_line',
+           'is_bad_input',
            'KNOWN_ERRORS', 'DEBUG_FLAG']

@@ -43,12 +43,12 @@ def _stat(path: str) -> Optional[os.stat_result]:
 
 
 def _kind(mode: int) -> str:
-    for test, name in ((stat.S_ISDIR, 'a directory'), (stat.S_ISFIFO, 'a FIFO'),
+    for test, name in ((stat.S_ISREG, 'a file'), (stat.S_ISDIR, 'a directory'), (stat.S_ISFIFO, 'a FIFO'),
                        (stat.S_ISCHR, 'a character device'), (stat.S_ISBLK, 'a block device'),
                        (stat.S_ISSOCK, 'a socket')):
         if test(mode):
             return name
-    return 'not a regular file'
+    return 'a special file'
 
 
 def is_same_file(a: PathLike, b: PathLike) -> bool:
@@ -71,11 +71,12 @@ def is_inside(path: PathLike, folder: PathLike) -> bool:
 def check_output_file(out: PathLike, inputs: Iterable[Optional[PathLike]] = (),
                       input_dirs: Iterable[Optional[PathLike]] = (),
                       overwrite: bool = False, flag: str = '--overwrite',
-                      what: str = 'output') -> None:
+                      what: str = 'output', input_what: str = 'input file') -> None:
     """Refuse to write the file ``out`` (see the module docstring).
 
     ``inputs`` are files the tool reads, ``input_dirs`` folders it reads
-    (None entries are skipped). Raises :class:`UnsafeOutputError`.
+    (None entries are skipped); ``what`` and ``input_what`` name them in the
+    message. Raises :class:`UnsafeOutputError`.
     """
     out = os.fspath(out)
     st = _stat(out)
@@ -88,7 +89,7 @@ def check_output_file(out: PathLike, inputs: Iterable[Optional[PathLike]] = (),
     for inp in inputs:
         if inp is not None and is_same_file(out, inp):
             raise UnsafeOutputError(
-                f'{what} {out} is the input file {os.fspath(inp)}: writing it would replace '
+                f'{what} {out} is the {input_what} {os.fspath(inp)}: writing it would replace '
                 f'the input. Choose another output path, or pass {flag} to replace it on '
                 'purpose.')
     for folder in input_dirs:

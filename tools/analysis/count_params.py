@@ -9,6 +9,9 @@ with the published count (YOLOv5 v6/v7 model table, EfficientDet paper Table 2).
 """
 import argparse
 import os.path as osp
+import sys
+
+from mmmulti.utils.cli_errors import add_debug_flag, cli_entry
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 # name: (classes of the published count, published parameters in millions)
@@ -20,18 +23,22 @@ PUBLISHED = {
 }
 
 
-def parse_args() -> argparse.Namespace:
+def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--models', nargs='+', default=list(PUBLISHED),
                         help='base model config names (configs/_base_/models/NAME.py)')
     parser.add_argument('--num-classes', type=int, default=None,
                         help='classes to build with (default: those of the published count)')
     parser.add_argument('--config-dir', default=osp.join(ROOT, 'configs', '_base_', 'models'))
-    return parser.parse_args()
+    add_debug_flag(parser)
+    return parser.parse_args(argv)
 
 
-def main() -> None:
-    args = parse_args()
+@cli_entry
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    if args.num_classes is not None and args.num_classes < 1:
+        raise ValueError(f'--num-classes must be >= 1, got {args.num_classes}')
     paths = {name: osp.join(args.config_dir, f'{name}.py') for name in args.models}
     missing = [p for p in paths.values() if not osp.isfile(p)]
     if missing:  # checked before the (slow) mmdet import
@@ -53,7 +60,8 @@ def main() -> None:
         pub = f'{ref_m:.1f}' if same else '-'
         diff = f'{(n / 1e6 - ref_m) / ref_m * 100:+.1f} %' if same else '-'
         print(f'| {name} | {classes} | {n:,} | {n / 1e6:.2f} | {pub} | {diff} |', flush=True)
+    return 0
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(main())

@@ -18,7 +18,9 @@ import os.path as osp
 import sys
 import time
 
-from mmmulti.analysis.diagnosis import check_outputs, diagnose, write_diagnosis
+from mmmulti.analysis.diagnosis import OUTPUTS, check_outputs, diagnose, write_diagnosis
+from mmmulti.utils.cli_errors import add_debug_flag, cli_entry
+from mmmulti.utils.output_guard import check_output_dir
 
 
 class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter,
@@ -41,6 +43,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument('--seed', type=int, default=0, help='seed of the bootstrap and the simulation')
     p.add_argument('--reader-key', default='reader', help='annotation key of the reader id')
     p.add_argument('--quiet', action='store_true', help='no progress lines')
+    p.add_argument('--overwrite', action='store_true',
+                   help='allow an output file to be the input file')
+    add_debug_flag(p)
     return p.parse_args(argv)
 
 
@@ -53,6 +58,7 @@ def _input_error(path: str, e: Exception) -> str:
     return f'{path}: {msg}'
 
 
+@cli_entry
 def main(argv=None) -> int:
     a = parse_args(argv)
     t0 = time.perf_counter()
@@ -65,8 +71,12 @@ def main(argv=None) -> int:
         for name in ('bootstrap', 'sim_images'):
             if getattr(a, name) < 0:
                 raise ValueError(f'--{name.replace("_", "-")} must be >= 0')
-        check_outputs(a.out, [a.ann])
+        if not a.overwrite:
+            check_outputs(a.out, [a.ann])
+        check_output_dir(a.out, OUTPUTS, [a.ann], overwrite=a.overwrite)
     except ValueError as e:
+        if a.debug:
+            raise
         print(f'error: {e}', file=sys.stderr)
         return 2
     try:
@@ -81,17 +91,17 @@ def main(argv=None) -> int:
                      seed=a.seed, sim_images=a.sim_images, heldout=not a.no_heldout,
                      source=a.ann, log=log)
     except (ValueError, KeyError, TypeError) as e:
+        if a.debug:
+            raise
         print(f'error: {_input_error(a.ann, e)}', file=sys.stderr)
         return 2
     except OSError as e:
+        if a.debug:
+            raise
         print(f'error: {e.filename or a.ann}: {e.strerror or e}', file=sys.stderr)
         return 2
     d['dropped_on_load'] = src.drops.as_dict()
-    try:
-        paths = write_diagnosis(d, a.out)
-    except OSError as e:
-        print(f'error: {e.filename or a.out}: {e.strerror or e}', file=sys.stderr)
-        return 2
+    paths = write_diagnosis(d, a.out)  # an OS error: the entry wrapper's one line
     rec = d['recommendation']
     p = d['presets']
     print(f'{a.ann}: {d["images"]} images, {d["boxes"]} boxes, {len(d["readers"])} readers; '

@@ -26,7 +26,12 @@ from mmmulti.analysis.heldout import format_markdown, heldout_validation, parse_
 from mmmulti.fusion import METHOD_ALIASES
 from mmmulti.fusion.base import EMNotConvergedWarning
 from mmmulti.io import load_multi_reader_coco
-from mmmulti.utils.atomic import atomic_write, check_not_input, dump_json_atomic
+from mmmulti.io.require import require_readers
+from mmmulti.utils.atomic import atomic_write, dump_json_atomic
+from mmmulti.utils.cli_errors import add_debug_flag, cli_entry
+from mmmulti.utils.output_guard import check_output_dir
+
+OUTPUTS = ('heldout.json', 'heldout.md', 'reliability.png')
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -46,9 +51,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument('--reader-key', default='reader', help='annotation key of the reader id')
     p.add_argument('--out', required=True, help='output folder')
     p.add_argument('--quiet', action='store_true', help='no progress lines')
+    p.add_argument('--overwrite', action='store_true',
+                   help='allow an output file to be an input file')
+    add_debug_flag(p)
     return p.parse_args(argv)
 
 
+@cli_entry
 def main(argv=None) -> int:
     a = parse_args(argv)
     t0 = time.perf_counter()
@@ -60,13 +69,9 @@ def main(argv=None) -> int:
         if a.min_readers < 3:
             raise ValueError(f'--min-readers must be >= 3, got {a.min_readers}')
         specs = [parse_method_spec(m) for m in a.methods]
-        for path in (a.ann, a.truth):
-            if path is not None:
-                check_not_input(osp.join(a.out, 'heldout.json'), [path])
+        check_output_dir(a.out, OUTPUTS, [a.ann, a.truth], overwrite=a.overwrite)
         src = load_multi_reader_coco(a.ann, reader_key=a.reader_key)
-        if src.kind != 'multi_reader':
-            raise ValueError(f'{a.ann}: a {src.kind} file has no readers to hold out '
-                             '(give the readers\' boxes, not a fused or clean file)')
+        require_readers(src, a.ann, 'hold out')
         if not src.reads:
             raise ValueError(f'{a.ann}: no images')
         truth = load_aligned_truth(a.truth, src) if a.truth else None
@@ -78,10 +83,9 @@ def main(argv=None) -> int:
                                         min_readers=a.min_readers, truth=truth, log=log,
                                         source=a.ann)
     except (ValueError, TypeError, KeyError) as e:
-        print(f'error: {e}', file=sys.stderr)
-        return 2
-    except OSError as e:
-        print(f'error: {e.filename or ""}: {e.strerror or e}', file=sys.stderr)
+        if a.debug:
+            raise
+        print(f'error: {" ".join(str(e).split())}', file=sys.stderr)
         return 2
     em_warnings = sorted({str(w.message) for w in caught
                           if issubclass(w.category, EMNotConvergedWarning)})

@@ -10,9 +10,12 @@ Example::
         --img-size 128 --preset vindr_like
 """
 import argparse
+import sys
 
 from mmmulti.simulation.med_mnist import format_summary, make_med_mnist
 from mmmulti.simulation.profiles import PRESETS
+from mmmulti.utils.cli_errors import add_debug_flag, cli_entry
+from mmmulti.utils.output_guard import check_output_dir
 
 
 class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter,
@@ -20,7 +23,7 @@ class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter,
     """Keeps the examples' layout and shows defaults."""
 
 
-def parse_args() -> argparse.Namespace:
+def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=_HelpFormatter)
     p.add_argument('--out', required=True, help='output folder (images/, annotations/)')
     p.add_argument('--num-train', type=int, default=5000, help='training images')
@@ -45,11 +48,15 @@ def parse_args() -> argparse.Namespace:
                    help='folder with MNIST train-images-idx3-ubyte[.gz] and '
                    'train-labels-idx1-ubyte[.gz]; default: scikit-learn 8x8 digits')
     p.add_argument('--no-progress', action='store_true', help='hide the progress bar')
-    return p.parse_args()
+    add_debug_flag(p)
+    return p.parse_args(argv)
 
 
-def main() -> None:
-    a = parse_args()
+@cli_entry
+def main(argv=None) -> int:
+    a = parse_args(argv)
+    # make_med_mnist checks the counts, sizes, readers and proficiency before any work
+    check_output_dir(a.out, (), input_dirs=[a.mnist_dir], flag='another --out')
     paths = make_med_mnist(
         a.out, num_train=a.num_train, num_val=a.num_val, num_test=a.num_test,
         img_size=a.img_size, num_readers=a.readers, proficiency=a.proficiency,
@@ -57,7 +64,8 @@ def main() -> None:
         max_digit_size=a.max_digit_size, seed=a.seed, mnist_dir=a.mnist_dir,
         progress=not a.no_progress, preset=a.preset)
     print(format_summary(paths))
+    return 0
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(main())
