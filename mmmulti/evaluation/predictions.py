@@ -8,7 +8,6 @@ ground truth they will be scored on.
 import contextlib
 import copy
 import io
-import math
 import os.path as osp
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
@@ -16,6 +15,8 @@ import numpy as np
 from mmengine.fileio import load
 from pycocotools.coco import COCO
 
+from .checks import (check_gt_dataset, check_id, check_xywh, is_number,
+                     read_json)
 from mmmulti.utils.atomic import dump_json_atomic
 from mmmulti.utils.safe_pickle import load_prediction_pickle
 
@@ -33,16 +34,14 @@ def load_coco_gt(gt: CocoLike) -> COCO:
     if isinstance(gt, str):
         if not osp.isfile(gt):
             raise FileNotFoundError(f'ground truth file not found: {gt}')
-        dataset = load(gt)
+        dataset = read_json(gt) if gt.endswith('.json') else load(gt)
         source = gt
     elif isinstance(gt, dict):
         dataset = copy.deepcopy(gt)
         source = 'ground truth dict'
     else:
         raise TypeError(f'ground truth must be a path, a dict or a COCO, got {type(gt)}')
-    for key in ('images', 'categories'):
-        if key not in dataset:
-            raise ValueError(f'{source}: no "{key}" list')
+    check_gt_dataset(dataset, source)  # NaN boxes, unknown images and categories
     dataset.setdefault('annotations', [])
     return coco_from_dict(dataset)
 
@@ -154,14 +153,14 @@ def check_results(results: Sequence[Mapping], coco_gt: COCO,
         for key in ('image_id', 'category_id', 'bbox', 'score'):
             if key not in r:
                 raise ValueError(f'{where}: no "{key}"')
-        bbox = [float(v) for v in r['bbox']]
+        image_id = check_id(r['image_id'], 'image_id', where)
+        check_id(r['category_id'], 'category_id', f'{where} (image {image_id})')
+        # a string bbox "1234" would iterate as four digits: only a list of numbers
+        bbox = check_xywh(r['bbox'], f'{where} (image {image_id})')
+        if not is_number(r['score']):
+            raise ValueError(f'{where} (image {image_id}): score must be a finite number, '
+                             f'got {r["score"]!r}')
         score = float(r['score'])
-        if len(bbox) != 4 or not all(math.isfinite(v) for v in bbox + [score]):
-            raise ValueError(f'{where} (image {r["image_id"]}): bbox {r["bbox"]} / '
-                             f'score {r["score"]} not 4 finite numbers and a finite score')
-        if bbox[2] < 0 or bbox[3] < 0:
-            raise ValueError(f'{where} (image {r["image_id"]}): negative width or '
-                             f'height in xywh bbox {bbox}')
         if r['image_id'] not in coco_gt.imgs:
             raise ValueError(f'{where}: image_id {r["image_id"]} is not an image of '
                              'the ground truth')
@@ -187,7 +186,10 @@ def load_predictions(path: str, coco_gt: CocoLike,
     if not osp.isfile(path):
         raise FileNotFoundError(f'prediction file not found: {path}')
     is_pickle = path.endswith(('.pkl', '.pickle'))
-    data = load_prediction_pickle(path) if is_pickle else load(path)
+    if is_pickle:
+        data = load_prediction_pickle(path)
+    else:
+        data = read_json(path) if path.endswith('.json') else load(path)
     if is_pickle:
         results = det_samples_to_results(data, label_to_category_ids(coco_gt, classes),
                                          source=path)
