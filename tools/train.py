@@ -2,7 +2,6 @@
 import sys
 
 from mmmulti.cli.train import main
-from mmmulti.utils.cli_errors import cli_entry
 
 if __name__ == '__main__':
-    sys.exit(cli_entry(main)())
+    sys.exit(main())  # main is wrapped by mmmulti.utils.cli_errors.cli_entry

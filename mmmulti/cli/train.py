@@ -5,7 +5,10 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Optional, Sequence
+
+from mmmulti.utils.cli_errors import cli_entry
 
 from . import add_run_args
 
@@ -23,6 +26,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+@cli_entry
 def main(argv: Optional[Sequence[str]] = None) -> None:
     from mmmulti.engine.runner_setup import set_local_rank
     args = parse_args(argv)
@@ -34,4 +38,4 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(main())
