@@ -209,6 +209,11 @@ def load_multi_reader_coco(path_or_dict: Union[str, os.PathLike, dict],
     for key in ('images', 'annotations', 'categories'):
         if not isinstance(data.get(key), list):
             raise ValueError(f'{src}: missing or malformed "{key}" list')
+        for k, rec in enumerate(data[key]):  # a null record: before any field is read
+            if not isinstance(rec, dict):
+                what = {'categories': 'category'}.get(key, key[:-1])
+                raise ValueError(f'{src}: {what} record #{k} is {rec!r:.40}, not a JSON '
+                                 'object')
     raw_images, raw_anns, raw_cats = data['images'], data['annotations'], data['categories']
 
     # categories --------------------------------------------------------------
