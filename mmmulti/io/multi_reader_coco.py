@@ -163,10 +163,12 @@ def _load_json(path_or_dict: Union[str, os.PathLike, dict]) -> tuple:
 
 def _is_id(value, allow_str: bool = True) -> bool:
     """COCO ids are ints (image and category ids may also be strings); a
-    list or float id would crash later in a set, a dict or an int64 array."""
+    list or float id would crash later in a set, a dict or an int64 array,
+    and so would an int beyond int64 (2**70: OverflowError)."""
     if isinstance(value, bool):
         return False
-    return isinstance(value, int) or (allow_str and isinstance(value, str))
+    return ((isinstance(value, int) and -2 ** 63 <= value < 2 ** 63)
+            or (allow_str and isinstance(value, str)))
 
 
 def _is_size(value) -> bool:
@@ -224,7 +226,7 @@ def load_multi_reader_coco(path_or_dict: Union[str, os.PathLike, dict],
             raise ValueError(f'{src}: category #{k} has no id')
         cid = cat['id']
         if not _is_id(cid):
-            raise ValueError(f'{src}: category #{k}: id {cid!r} must be an integer')
+            raise ValueError(f'{src}: category #{k}: id {cid!r} must be an integer (int64)')
         if cid in cat_index:
             raise ValueError(f'{src}: duplicate category id {cid}')
         cat_index[cid] = len(cat_ids)
@@ -252,7 +254,7 @@ def load_multi_reader_coco(path_or_dict: Union[str, os.PathLike, dict],
             raise ValueError(f'{src}: image #{k} has no id')
         iid = im['id']
         if not _is_id(iid):
-            raise ValueError(f'{src}: image #{k}: id {iid!r} must be an integer')
+            raise ValueError(f'{src}: image #{k}: id {iid!r} must be an integer (int64)')
         if iid in img_index:
             raise ValueError(f'{src}: duplicate image id {iid}')
         bad = [f'{key} {im[key]!r}' for key in ('width', 'height')
@@ -317,10 +319,10 @@ def load_multi_reader_coco(path_or_dict: Union[str, os.PathLike, dict],
         iid = ann.get('image_id')
         if not _is_id(aid, allow_str=False):
             raise ValueError(f'{src}: annotation #{k} (image {iid!r}): id {aid!r} must be '
-                             f'an integer')
+                             f'an integer (int64)')
         rec = f'{src}: annotation id {aid} (image {iid})'
         if not _is_id(iid):
-            raise ValueError(f'{rec}: image_id {iid!r} must be an integer')
+            raise ValueError(f'{rec}: image_id {iid!r} must be an integer (int64)')
         if aid in seen_ids:
             raise ValueError(f'{rec}: duplicate annotation id {aid}')
         seen_ids.add(aid)
@@ -328,7 +330,7 @@ def load_multi_reader_coco(path_or_dict: Union[str, os.PathLike, dict],
             raise ValueError(f'{rec}: refers to unknown image id {iid}')
         cid = ann.get('category_id')
         if not _is_id(cid):
-            raise ValueError(f'{rec}: category_id {cid!r} must be an integer')
+            raise ValueError(f'{rec}: category_id {cid!r} must be an integer (int64)')
         if cid not in cat_index:
             raise ValueError(f'{rec}: unknown category id {cid}')
         i = img_index[iid]
