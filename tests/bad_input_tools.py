@@ -25,9 +25,29 @@ def load_tool(rel_path: str):
     return _TOOLS[rel_path]
 
 
+def _rebind_log_streams() -> None:
+    """Point mmengine's logger at the current (captured) streams.
+
+    The logger is created once per process with the ``sys.stdout`` of that
+    moment; in-process runs under pytest would log to an earlier test's
+    closed capture ("I/O operation on closed file"). A subprocess has no
+    such problem, so this only makes in-process runs behave like it.
+    """
+    import logging
+    mmengine_logging = sys.modules.get('mmengine.logging.logger')
+    if mmengine_logging is None:
+        return
+    for logger in mmengine_logging.MMLogger._instance_dict.values():
+        for handler in logger.handlers:
+            if type(handler) is logging.StreamHandler:
+                # not setStream: it flushes the old, closed stream
+                handler.stream = sys.stderr if handler.stream is sys.stderr else sys.stdout
+
+
 def run(rel_path: str, argv, capsys):
     """``(exit status, stdout, stderr)`` of one in-process run of a tool."""
     capsys.readouterr()
+    _rebind_log_streams()
     code = load_tool(rel_path).main([str(a) for a in argv])
     out = capsys.readouterr()
     return code, out.out, out.err

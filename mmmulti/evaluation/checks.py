@@ -66,7 +66,11 @@ def check_xywh(bbox: Any, where: str) -> list:
 
 
 def check_gt_dataset(dataset: Any, source: str) -> None:
-    """Every image, category and annotation record of a ground-truth COCO dict."""
+    """Every image, category and annotation record of a ground-truth COCO dict.
+
+    An annotation without ``area`` or ``iscrowd`` gets the box's ``w * h`` and
+    0 (in place), which pycocotools needs; anything else wrong is an error.
+    """
     if not isinstance(dataset, Mapping):
         raise ValueError(f'{source}: top level must be a JSON object')
     for key in ('images', 'categories'):
@@ -93,6 +97,9 @@ def check_gt_dataset(dataset: Any, source: str) -> None:
         if not isinstance(cat, Mapping):
             raise ValueError(f'{where}: not an object, got {cat!r}')
         cid = check_id(cat.get('id'), 'id', where)
+        if not isinstance(cat.get('name'), str) or not cat['name']:
+            raise ValueError(f'{where} (category {cid}): name must be a non-empty string, '
+                             f'got {cat.get("name")!r}')
         if cid in cats:
             raise ValueError(f'{where}: duplicate category id {cid}')
         cats.add(cid)
@@ -108,7 +115,19 @@ def check_gt_dataset(dataset: Any, source: str) -> None:
         if cid not in cats:
             raise ValueError(f'{where} (image {iid}): category_id {cid} is not a category '
                              'of the file')
-        check_xywh(ann.get('bbox'), f'{where} (image {iid})')
+        box = check_xywh(ann.get('bbox'), f'{where} (image {iid})')
+        # what pycocotools needs and hand-made files often leave out: the box's
+        # area and "not a crowd", as COCO defines them for a box
+        ann.setdefault('area', box[2] * box[3])
+        ann.setdefault('iscrowd', 0)
+        # pycocotools compares area with its size ranges and reads iscrowd as a flag
+        if 'area' in ann and not (is_number(ann['area']) and ann['area'] >= 0):
+            raise ValueError(f'{where} (image {iid}): area must be a finite number >= 0, '
+                             f'got {ann["area"]!r}')
+        crowd = ann.get('iscrowd', 0)
+        if not is_int(crowd) or crowd not in (0, 1):
+            raise ValueError(f'{where} (image {iid}): iscrowd must be 0 or 1, '
+                             f'got {ann["iscrowd"]!r}')
 
 
 __all__ = ['read_json', 'is_int', 'is_number', 'check_id', 'check_xywh',
