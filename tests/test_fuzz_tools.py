@@ -119,9 +119,12 @@ def readers_cases(tmp, src, truth):
     yield ('tools/analysis/heldout_reader.py',
            [src, '--methods', 'wbf', '--quiet', '--out', tmp / 'ho'],
            [tmp / 'ho' / 'heldout.json'])
+    yield ('tools/analysis/diagnose_readers.py',
+           [src, '--bootstrap', 0, '--sim-images', 0, '--no-heldout', '--quiet', '--out',
+            tmp / 'dg'], [tmp / 'dg' / 'diagnosis.json'])
 
 
-READERS_CASES = 9
+READERS_CASES = 10
 
 
 @pytest.mark.parametrize('case', range(READERS_CASES))
@@ -172,3 +175,31 @@ def test_fuzz_eval_and_ensemble(tmp_path, capsys):
                                                  out, '--no-eval'],
                            [preds, clean_preds, clean_gt], [out], capsys))
     assert seen == {'ok', 'error'}  # the mutations both break and spare files
+
+
+CSV_HEADER = ['image_id', 'class_name', 'class_id', 'rad_id', 'x_min', 'y_min', 'x_max',
+              'y_max', 'width', 'height']
+CSV_BAD = ['', 'nan', 'inf', '-1', '1e308', '1_00', 'abc', '100.5', '0', '"', ',']
+
+
+def test_fuzz_vindr_converter(tmp_path, capsys):
+    """Broken VinDr CSV cells and rows through vindr_cxr_to_coco.py."""
+    import csv
+    rng = random.Random(SEED - 3)
+    rows = [[im, 'Nodule/Mass', 8, rad, 10 + k, 10, 30, 30, 100, 100]
+            for k, im in enumerate('abc') for rad in ('R1', 'R2', 'R3')]
+    for m in range(MUTATIONS):
+        bad = copy.deepcopy(rows)
+        r = rng.randrange(len(bad))
+        if rng.random() < 0.2:
+            del bad[r][rng.randrange(len(bad[r]))]
+        else:
+            bad[r][rng.randrange(len(bad[r]))] = rng.choice(CSV_BAD)
+        path = tmp_path / f'in{m}.csv'
+        with open(path, 'w', newline='') as f:
+            w = csv.writer(f)
+            w.writerow(CSV_HEADER)
+            w.writerows(bad)
+        out = tmp_path / 'out.json'
+        check_run('tools/dataset_converters/vindr_cxr_to_coco.py',
+                  [path, '--out', out, '--no-progress'], [path], [out], capsys)
