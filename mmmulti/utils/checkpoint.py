@@ -129,6 +129,8 @@ def checkpoint_allowlist() -> List[Any]:
 class UnsafeCheckpointError(pickle.UnpicklingError):
     """A checkpoint references a pickled class outside the allowlist."""
 
+    user_error = True  # a refused file, not a bug: one error line naming the class
+
 
 def _check_checkpoint_format(filename: str) -> None:
     """ValueError unless ``filename`` starts like a torch.save file: a zip

@@ -27,6 +27,8 @@ import numpy as np
 class UnsafePickleError(pickle.UnpicklingError):
     """A prediction pickle references a name outside the allowlist."""
 
+    user_error = True  # a refused file, not a bug: one error line naming the class
+
 
 def _storage_from_bytes(data: bytes, source: str = 'pickle') -> Any:
     """Stands in for ``torch.storage._load_from_bytes`` (see module docstring)."""

@@ -71,9 +71,9 @@ def main(argv=None) -> int:
         for name in ('bootstrap', 'sim_images'):
             if getattr(a, name) < 0:
                 raise ValueError(f'--{name.replace("_", "-")} must be >= 0')
-        check_output_dir(a.out, OUTPUTS, [a.ann], overwrite=a.overwrite)
         if not a.overwrite:
             check_outputs(a.out, [a.ann])
+        check_output_dir(a.out, OUTPUTS, [a.ann], overwrite=a.overwrite)
     except ValueError as e:
         if a.debug:
             raise
