@@ -28,9 +28,8 @@ def read_json(path: str) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as e:
-        cut = ', truncated?' if e.pos >= len(text.rstrip()) - 1 else ''
         raise ValueError(f'{path}: not valid JSON ({e.msg}: line {e.lineno}, column '
-                         f'{e.colno}{cut})') from None
+                         f'{e.colno})') from None
 
 
 def is_int(value: Any) -> bool:
