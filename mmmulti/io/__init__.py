@@ -1,7 +1,8 @@
 """Reading and writing annotation files (multi-reader COCO, fused COCO)."""
-from .multi_reader_coco import (DROP_REASONS, FUSED_READER, SINGLE_TRUTH_READER,
-                                DropReport, MultiReaderCoco, dump_fused_coco,
-                                fused_to_coco, load_multi_reader_coco)
+from .drops import DROP_REASONS, DropReport
+from .parsed import FUSED_READER, SINGLE_TRUTH_READER, MultiReaderCoco
+from .reading import load_multi_reader_coco
+from .writing import dump_fused_coco, fused_to_coco
 
 __all__ = ['load_multi_reader_coco', 'dump_fused_coco', 'fused_to_coco', 'MultiReaderCoco',
            'DropReport', 'DROP_REASONS', 'SINGLE_TRUTH_READER', 'FUSED_READER']
