@@ -423,7 +423,7 @@ def test_rerun_keeps_finished_pngs(tmp_path, monkeypatch):
 
     def no_decoding(path):
         raise AssertionError(f'{path} decoded again')
-    import mmmulti.converters.vindr_cxr as vindr
+    import mmmulti.converters.vindr_images as vindr  # where PNGs are decoded
     monkeypatch.setattr(vindr, 'load_gray_uint8', no_decoding)
     out, summary = convert_vindr_csv(csv_path, image_dir=folder, png_out=png_out,
                                      progress=False)
