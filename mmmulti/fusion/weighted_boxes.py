@@ -10,7 +10,8 @@ weight. The method, as the WBF paper and ``ensemble_boxes`` document it:
 2. For each class, take the boxes by descending weighted score (score x its
    source's weight). A box joins the cluster whose current fused box it
    overlaps most, if that IoU exceeds ``iou_thr``; otherwise it opens a new
-   cluster.
+   cluster. :mod:`.clustering` finds that cluster through a grid over the
+   fused boxes, so the cost grows about linearly with the boxes of an image.
 3. A cluster's fused box is the score-weighted mean of its members' corners;
    its running score is their mean score (``max``: their highest).
 4. At the end the score is rescaled by how many sources could have voted
@@ -30,9 +31,11 @@ taken in the same order and the clusters are the same.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import List, Optional, Sequence
+from typing import Callable, List, Optional, Sequence
 
 import numpy as np
+
+from .clustering import Cluster, cluster_boxes
 
 #: score rules after clustering (n: boxes in the cluster, T: sources,
 #: W: sum of the source weights)
@@ -62,42 +65,6 @@ class WeightedBoxes:
                    np.zeros(0, np.int64))
 
 
-class _Cluster:
-    """A fused box being built: running sums over its member boxes."""
-
-    __slots__ = ('members', 'sum_xyxy', 'score_sum', 'score_max', 'weight_sum', 'box')
-
-    def __init__(self, index: int, box: list, score: float, weight: float) -> None:
-        self.members = [index]
-        self.sum_xyxy = [score * v for v in box]
-        self.score_sum = score
-        self.score_max = score
-        self.weight_sum = weight
-        self.box = box
-
-    def add(self, index: int, box: list, score: float, weight: float) -> None:
-        self.members.append(index)
-        s = self.sum_xyxy
-        for j in range(4):
-            s[j] += score * box[j]
-        self.score_sum += score
-        self.score_max = max(self.score_max, score)
-        self.weight_sum += weight
-        total = self.score_sum
-        self.box = [v / total for v in s]
-
-    def overlap(self, box: list) -> float:
-        """IoU of ``box`` with the current fused box."""
-        ax1, ay1, ax2, ay2 = self.box
-        bx1, by1, bx2, by2 = box
-        iw = min(ax2, bx2) - max(ax1, bx1)
-        ih = min(ay2, by2) - max(ay1, by1)
-        if iw <= 0 or ih <= 0:
-            return 0.0
-        inter = iw * ih
-        return inter / ((ax2 - ax1) * (ay2 - ay1) + (bx2 - bx1) * (by2 - by1) - inter)
-
-
 def clean_boxes(boxes: np.ndarray, scores: np.ndarray,
                 skip_box_thr: float = 0.0) -> tuple:
     """Step 1: ordered corners clipped to [0, 1], and the mask of boxes kept
@@ -110,50 +77,33 @@ def clean_boxes(boxes: np.ndarray, scores: np.ndarray,
     return b, keep
 
 
-def _cluster_class(order: Sequence[int], boxes: list, scores: list, weights: list,
-                   iou_thr: float) -> List[_Cluster]:
-    """Step 2-3 for the boxes of one class, taken in ``order``."""
-    clusters: List[_Cluster] = []
-    for i in order:
-        box = boxes[i]
-        best, best_iou = None, iou_thr
-        for c in clusters:
-            iou = c.overlap(box)
-            if iou > best_iou:  # strictly above: the first of equal maxima wins
-                best, best_iou = c, iou
-        if best is None:
-            clusters.append(_Cluster(i, box, scores[i], weights[i]))
-        else:
-            best.add(i, box, scores[i], weights[i])
-    return clusters
-
-
-def _final_score(c: _Cluster, cluster_sources: set, conf_type: str, num_sources: int,
+def _final_score(c: Cluster, cluster_sources: set, conf_type: str, num_sources: int,
                  source_weights: np.ndarray, total_weight: float,
                  allows_overflow: bool) -> float:
     """Step 4: the cluster's score after rescaling by ``conf_type``."""
     n = len(c.members)
     if conf_type == 'max':
-        return c.score_max / float(source_weights.max())
-    score = c.score_sum / n
+        return c.max_score / float(source_weights.max())
+    score = c.mean_score
     if conf_type == 'avg':
         votes = n if allows_overflow else min(n, num_sources)
         return score * votes / total_weight
     if conf_type == 'box_and_model_avg':
         # average over boxes, then over the sources that voted
         voted = float(source_weights[sorted(cluster_sources)].sum())
-        return score * n / c.weight_sum * voted / total_weight
+        return score * n / c.weight * voted / total_weight
     # absent_model_aware_avg: sources without a box count as zero votes
     absent = np.ones(num_sources, dtype=bool)
     absent[sorted(cluster_sources)] = False
-    return score * n / (c.weight_sum + float(source_weights[absent].sum()))
+    return score * n / (c.weight + float(source_weights[absent].sum()))
 
 
 def weighted_boxes_fusion(boxes: np.ndarray, scores: np.ndarray, labels: np.ndarray,
                           sources: np.ndarray, source_weights: Optional[Sequence[float]] = None,
                           num_sources: Optional[int] = None, iou_thr: float = 0.55,
                           skip_box_thr: float = 0.0, conf_type: str = 'avg',
-                          allows_overflow: bool = False) -> WeightedBoxes:
+                          allows_overflow: bool = False,
+                          on_progress: Optional[Callable[[int], None]] = None) -> WeightedBoxes:
     """Fuse the boxes of one image.
 
     Args:
@@ -172,6 +122,8 @@ def weighted_boxes_fusion(boxes: np.ndarray, scores: np.ndarray, labels: np.ndar
         conf_type: one of :data:`CONF_TYPES`.
         allows_overflow: with ``'avg'``, let a cluster with more boxes than
             sources score above 1.
+        on_progress: called with a number of boxes clustered since its last
+            call (a progress bar within an image of many boxes).
     """
     if conf_type not in CONF_TYPES:
         raise ValueError(f'conf_type must be one of {CONF_TYPES}, got {conf_type!r}')
@@ -210,7 +162,8 @@ def weighted_boxes_fusion(boxes: np.ndarray, scores: np.ndarray, labels: np.ndar
     for label in label_of[np.sort(first)]:
         rows = np.flatnonzero(label_of == label)
         order = rows[np.argsort(weighted[rows])[::-1]].tolist()
-        for c in _cluster_class(order, box_list, score_list, weight_list, iou_thr):
+        for c in cluster_boxes(order, box_list, score_list, weight_list, iou_thr,
+                               on_progress):
             member_src = set(sources[index[c.members]].tolist())
             fused_boxes.append(c.box)
             fused_scores.append(_final_score(c, member_src, conf_type, num_sources, w,
