@@ -16,6 +16,11 @@ one class. On the others the library counts boxes and mmmulti distinct
 readers, so the agreement may only be lower.
 
     python benchmarks/bench_fusion.py --images 15000 --readers 3
+
+``--boxes-per-image 10000 100000 1000000`` times instead one image holding
+that many boxes (the clustering's growth with boxes per image); the
+ensemble_boxes baseline, quadratic there, runs only up to
+``--baseline-max-boxes`` (default 25000) and its output must equal ours exactly.
 """
 import argparse
 import time
@@ -72,8 +77,9 @@ def synthetic_reads(num_images: int, num_readers: int, seed: int = 0,
     return out
 
 
-def direct_ensemble_boxes(reads: list, iou_thr: float) -> list:
-    """Baseline: ensemble_boxes per image, one list per reader."""
+def direct_ensemble_boxes(reads: list, iou_thr: float, timed: bool = False) -> list:
+    """Baseline: ensemble_boxes per image, one list per reader (with ``timed``,
+    each item is ``(result, seconds of the call)``)."""
     from ensemble_boxes import weighted_boxes_fusion
     out = []
     for r in reads:
@@ -84,9 +90,61 @@ def direct_ensemble_boxes(reads: list, iou_thr: float) -> list:
             bl.append(r.boxes[m] / wh)
             sl.append(np.ones(int(m.sum())))
             ll.append(r.labels[m])
-        out.append(weighted_boxes_fusion(bl, sl, ll, iou_thr=iou_thr, skip_box_thr=0.0,
-                                         conf_type='avg'))
+        t0 = time.perf_counter()
+        res = weighted_boxes_fusion(bl, sl, ll, iou_thr=iou_thr, skip_box_thr=0.0,
+                                    conf_type='avg')
+        out.append((res, time.perf_counter() - t0) if timed else res)
     return out
+
+
+def one_crowded_image(num_boxes: int, num_readers: int, seed: int = 0,
+                      p_draw: float = 0.75, coverage: float = 1.5) -> ImageReads:
+    """One image with about ``num_boxes`` boxes: lesions spread uniformly, each
+    drawn by every reader with ``p_draw`` (jittered), sized so that the lesions
+    cover the image ``coverage`` times over: neighbours overlap often."""
+    rng = np.random.default_rng(seed)
+    k = max(1, int(num_boxes / (num_readers * p_draw)))
+    side = 64.0 * np.sqrt(k)             # pixels: a lesion is a few dozen px wide
+    size = np.sqrt(coverage / k) * side * rng.uniform(0.5, 1.5, (k, 2))
+    centre = rng.uniform(0, side, (k, 2))
+    base = np.c_[centre - size / 2, centre + size / 2]
+    labels = rng.integers(0, 14, k)
+    readers = [f'R{j + 1}' for j in range(num_readers)]
+    boxes, labs, who = [], [], []
+    for r in readers:
+        drawn = np.nonzero(rng.random(k) < p_draw)[0]
+        jit = rng.normal(0, 0.08, (len(drawn), 4)) * np.c_[size[drawn], size[drawn]]
+        boxes.append(base[drawn] + jit)
+        labs.append(labels[drawn])
+        who += [r] * len(drawn)
+    b = np.clip(np.concatenate(boxes), 0, side)
+    ok = (b[:, 2] > b[:, 0]) & (b[:, 3] > b[:, 1])
+    return ImageReads(b[ok], np.concatenate(labs)[ok], np.asarray(who, dtype=object)[ok],
+                      readers, side, side)
+
+
+def bench_boxes_per_image(sizes, num_readers: int, iou_thr: float, seed: int,
+                          baseline_max: int) -> None:
+    """One row per image size: our WBF, and ensemble_boxes where it finishes."""
+    from mmmulti.fusion.weighted_boxes import weighted_boxes_fusion as ours_wbf
+    print(f'{"boxes":>9s} {"clusters":>9s} {"mmmulti s":>10s} {"ensemble_boxes s":>17s} '
+          f'{"equal":>6s}')
+    for n in sizes:
+        r = one_crowded_image(n, num_readers, seed)
+        wh = np.array([r.width, r.height, r.width, r.height])
+        src = np.array([r.image_readers.index(x) for x in r.readers])
+        t0 = time.perf_counter()
+        mine = ours_wbf(r.boxes / wh, np.ones(len(r)), r.labels, src,
+                        num_sources=num_readers, iou_thr=iou_thr)
+        t_ours = time.perf_counter() - t0
+        t_ref, equal = '-', '-'
+        if len(r) <= baseline_max:
+            (b, s, lab), t_ref = direct_ensemble_boxes([r], iou_thr, timed=True)[0]
+            equal = str(np.array_equal(mine.boxes, b) and np.array_equal(mine.scores, s)
+                        and np.array_equal(mine.labels, lab))
+            t_ref = f'{t_ref:.2f}'
+        print(f'{len(r):9d} {len(mine):9d} {t_ours:10.2f} {t_ref:>17s} {equal:>6s}',
+              flush=True)
 
 
 def _rows(labels, boxes, agreement) -> np.ndarray:
@@ -102,8 +160,16 @@ def main() -> None:
     p.add_argument('--readers', type=int, default=3)
     p.add_argument('--iou-thr', type=float, default=0.4)
     p.add_argument('--seed', type=int, default=0)
+    p.add_argument('--boxes-per-image', type=int, nargs='+', metavar='N',
+                   help='time one image of N boxes per value instead of a data set')
+    p.add_argument('--baseline-max-boxes', type=int, default=25000,
+                   help='run ensemble_boxes only on images up to this many boxes')
     args = p.parse_args()
     warnings.simplefilter('ignore')
+    if args.boxes_per_image:
+        bench_boxes_per_image(args.boxes_per_image, args.readers, args.iou_thr, args.seed,
+                              args.baseline_max_boxes)
+        return
 
     reads = synthetic_reads(args.images, args.readers, args.seed)
     n_boxes = sum(len(r) for r in reads)

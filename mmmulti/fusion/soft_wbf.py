@@ -74,7 +74,7 @@ class SoftWBF(WBF):
                          reader_weights=reader_weights, score_mode='agreement',
                          progress=progress)
 
-    def fuse_members(self, reads: ImageReads) -> WeightedBoxes:
+    def fuse_members(self, reads: ImageReads, on_progress=None) -> WeightedBoxes:
         """WBF over all boxes as one class; labels are read from the members."""
         if not self._check(reads):
             return WeightedBoxes.empty()
@@ -83,7 +83,7 @@ class SoftWBF(WBF):
             reads.boxes / wh, reads.box_scores(), np.zeros(len(reads), np.int64),
             self._reader_index(reads), self._weights(reads.image_readers),
             reads.num_readers, iou_thr=self.iou_thr, skip_box_thr=self.skip_box_thr,
-            conf_type=self.conf_type)
+            conf_type=self.conf_type, on_progress=on_progress)
 
     def _finish(self, reads: ImageReads, fused: WeightedBoxes) -> FusedBoxes:
         shares = [reader_class_shares(reads.readers[m], reads.labels[m])

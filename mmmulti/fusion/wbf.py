@@ -9,7 +9,7 @@ source, which keeps each cluster's members.
 """
 from __future__ import annotations
 
-from typing import List, Optional, Sequence
+from typing import Callable, List, Optional, Sequence
 
 import numpy as np
 
@@ -38,6 +38,9 @@ class WBF(BaseFusion):
             WBF score by ``conf_type`` and the weights. In both modes
             ``agreement`` = n.
     """
+
+    #: boxes on one image above which the progress bar counts boxes
+    progress_min_boxes = 20_000
 
     def __init__(self, iou_thr: float = 0.4, skip_box_thr: float = 0.0,
                  conf_type: str = 'avg', reader_weights: Optional[dict] = None,
@@ -79,16 +82,19 @@ class WBF(BaseFusion):
             return False
         return len(reads) > 0
 
-    def fuse_members(self, reads: ImageReads) -> WeightedBoxes:
+    def fuse_members(self, reads: ImageReads,
+                     on_progress: Optional[Callable[[int], None]] = None) -> WeightedBoxes:
         """The WBF of one image, with the member boxes of every cluster
-        (normalised boxes; ``sources`` = distinct readers per cluster)."""
+        (normalised boxes; ``sources`` = distinct readers per cluster).
+        ``on_progress(n)``: n more boxes clustered (see :meth:`fuse_dataset_members`)."""
         if not self._check(reads):
             return WeightedBoxes.empty()
         wh = np.array([reads.width, reads.height, reads.width, reads.height])
         return weighted_boxes_fusion(
             reads.boxes / wh, reads.box_scores(), reads.labels, self._reader_index(reads),
             self._weights(reads.image_readers), reads.num_readers, iou_thr=self.iou_thr,
-            skip_box_thr=self.skip_box_thr, conf_type=self.conf_type)
+            skip_box_thr=self.skip_box_thr, conf_type=self.conf_type,
+            on_progress=on_progress)
 
     def _finish(self, reads: ImageReads, fused: WeightedBoxes) -> FusedBoxes:
         if not len(fused):
@@ -111,11 +117,31 @@ class WBF(BaseFusion):
         return self._finish(reads, self.fuse_members(reads))
 
     def fuse_dataset_members(self, reads: Sequence[ImageReads]) -> List[WeightedBoxes]:
-        """:meth:`fuse_members` of every image."""
+        """:meth:`fuse_members` of every image.
+
+        The progress bar counts images, or boxes when one image holds more than
+        :attr:`progress_min_boxes` (one such image can take seconds to minutes,
+        and the bar then moves within it).
+        """
         reads = list(reads)
-        show = self.progress and len(reads) > self.progress_min
-        return [self.fuse_members(r)
-                for r in progress(reads, len(reads), type(self).__name__, show)]
+        largest = max((len(r) for r in reads), default=0)
+        if not (self.progress and largest > self.progress_min_boxes):
+            show = self.progress and len(reads) > self.progress_min
+            return [self.fuse_members(r)
+                    for r in progress(reads, len(reads), type(self).__name__, show)]
+        from tqdm import tqdm
+        out = []
+        with tqdm(total=sum(len(r) for r in reads), desc=type(self).__name__, unit='box',
+                  mininterval=0.5) as bar:
+            for r in reads:
+                done = [0]
+
+                def step(n: int) -> None:
+                    done[0] += n
+                    bar.update(n)
+                out.append(self.fuse_members(r, on_progress=step))
+                bar.update(len(r) - done[0])   # boxes left out before clustering
+        return out
 
     def fuse_dataset(self, reads: Sequence[ImageReads]) -> List[FusedBoxes]:
         reads = list(reads)
