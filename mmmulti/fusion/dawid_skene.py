@@ -14,7 +14,12 @@ whole data set (the class part of LAEM / BDC-style aggregation):
   Σ over r's labels l in cluster g of T[g, j].
 
 EM starts from the vote shares (SoftWBF's targets) and stops when no
-posterior moves by more than ``tol``. Readers who drew nothing in a cluster
+posterior moves by more than ``tol``. The confusion matrices are learnt from
+clusters where two readers gave different classes; a data set without one (a
+single reader, or readers who always agree) holds no evidence of confusion,
+and EM there would only pull rare classes towards the common ones through the
+smoothing. Such a fit is skipped: the confusion is the identity (its
+maximum-likelihood value) and the class targets are the readers' votes. Readers who drew nothing in a cluster
 are not class votes: whether a finding is there at all is the cluster's
 agreement c, as in WBF. Output: the class-split rows of SoftWBF with the
 posterior as shares (classes below ``min_share`` dropped, the rest
@@ -27,7 +32,7 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
-from .base import FusedBoxes, ImageReads, em_report_lines, run_em
+from .base import EMTrace, FusedBoxes, ImageReads, em_report_lines, run_em
 from .registry import FUSION_METHODS
 from .soft_wbf import SoftWBF, reader_votes
 from .weighted_boxes import WeightedBoxes
@@ -75,6 +80,8 @@ class DawidSkeneWBF(SoftWBF):
         self.reader_estimates: Dict[str, dict] = OrderedDict()
         self.iterations = 0
         self.em: Optional[dict] = None
+        #: False after a fit on data where no two readers ever disagreed on a class
+        self.identifiable = True
 
     # -- observations ----------------------------------------------------------
     def _observations(self, reads: Sequence[ImageReads],
@@ -137,6 +144,9 @@ class DawidSkeneWBF(SoftWBF):
         post = np.zeros((num, max(c, 1)))
         np.add.at(post, (g_idx, labels), weights)  # the vote shares
         post /= np.clip(post.sum(axis=1, keepdims=True), 1e-12, None)
+        self.identifiable = bool(self._disagreements(g_idx, r_idx, labels))
+        if not self.identifiable:
+            return self._votes_only(post, r_idx)
         post, trace = run_em(
             post, lambda q: self._m_step(q, g_idx, r_idx, labels, weights),
             lambda: self._e_step(num, g_idx, r_idx, labels, weights), self.max_iter, self.tol,
@@ -146,10 +156,34 @@ class DawidSkeneWBF(SoftWBF):
         self._estimates(r_idx)
         return post
 
+    @staticmethod
+    def _disagreements(g_idx: np.ndarray, r_idx: np.ndarray, labels: np.ndarray) -> int:
+        """Clusters whose readers did not all give the same classes."""
+        said: Dict[tuple, set] = {}
+        for g, r, lab in zip(g_idx.tolist(), r_idx.tolist(), labels.tolist()):
+            said.setdefault((g, r), set()).add(lab)
+        per_cluster: Dict[int, set] = {}
+        for (g, _), classes in said.items():
+            per_cluster.setdefault(g, set()).add(frozenset(classes))
+        return sum(len(sets) > 1 for sets in per_cluster.values())
+
+    def _votes_only(self, post: np.ndarray, r_idx: np.ndarray) -> np.ndarray:
+        """The fit without evidence of confusion: vote shares, identity confusion."""
+        c = post.shape[1]
+        self.confusion = np.tile(np.eye(c), (len(self._readers), 1, 1))
+        prior = post.mean(axis=0) if len(post) else np.full(c, 1.0 / c)
+        self.class_prior = prior / prior.sum()
+        self.em = dict(EMTrace(0, 0.0, True, self.max_iter, self.tol).as_dict(),
+                       skipped='no cluster where two readers gave different classes')
+        self.iterations = 0
+        self._estimates(r_idx)
+        return post
+
     def class_posteriors(self, reads: ImageReads, fused: WeightedBoxes) -> Optional[np.ndarray]:
         """One image's class posteriors under the fitted matrices; None when
-        not fitted, or for a reader or class the fit did not see."""
-        fitted = (self.confusion is not None and set(reads.readers) <= set(self._readers)
+        not fitted, fitted without evidence of confusion, or for a reader or
+        class the fit did not see."""
+        fitted = (self.confusion is not None and self.identifiable and set(reads.readers) <= set(self._readers)
                   and (not len(reads) or reads.labels.max() < self.confusion.shape[1]))
         if not fitted or not len(fused):
             return None
@@ -189,6 +223,9 @@ class DawidSkeneWBF(SoftWBF):
         lines = [f'reader class accuracy (Dawid-Skene EM, {self.iterations} round(s); '
                  'accuracy = sum_j prior_j * P(says j | true j))']
         lines += em_report_lines('class EM (Dawid-Skene)', self.em)
+        if not self.identifiable:
+            lines.append('no two readers gave different classes to one cluster: the confusion '
+                         'cannot be learnt; class targets are the readers\' votes')
         lines.append(f'{"reader":<12s} {"labels":>7s} {"accuracy":>9s}')
         for r, e in self.reader_estimates.items():
             lines.append(f'{r:<12s} {e["labels"]:>7d} {e["accuracy"]:>9.3f}')
