@@ -10,7 +10,7 @@
 # The checkpoint is the best on validation mAP[.5:.95] (mmdet's usual `coco/bbox_mAP`),
 # not mAP@0.4 as at the quick scale: on these 150 validation images mAP@0.4 is at
 # 0.98-0.99 from the middle of the run on for every arm, so it ranks checkpoints by
-# noise, while mAP[.5:.95] still rises to the end (docs/results/med_mnist_mini).
+# noise, while mAP[.5:.95] still rises to the end (docs/results/med_mnist_mini_paper_all).
 _base_ = './_cpu_overrides.py'
 data = dict(num_train=4000, num_val=150, num_test=300, img_size=128, seed=0)
 arms = ['truth', 'baseline', 'wbf_earl', 'reliability_wbf_earl']

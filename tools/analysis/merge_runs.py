@@ -9,7 +9,7 @@ protocol's results.csv / .md / .png for the whole, with every arm paired
 against the baseline over the seeds they share. Learning curves are drawn for
 the runs whose training logs are still in their folder.
 
-    python tools/analysis/merge_runs.py docs/results/med_mnist_mini_vindr_like_presence \
+    python tools/analysis/merge_runs.py docs/results/med_mnist_mini_vindr_like_all \
         work_dirs/mini_vindr_like_arms --out docs/results/med_mnist_mini_vindr_like_all \
         --title "med_mnist / mini_vindr_like / yolo: all arms"
 """
