@@ -23,11 +23,14 @@ class TrainProgress:
     """Feed it the training log line by line; it shows where the run is."""
 
     def __init__(self, label: str, max_epochs: Optional[int] = None,
-                 stream: Optional[IO] = None, interval: float = 30.0) -> None:
+                 stream: Optional[IO] = None, interval: float = 30.0,
+                 live: bool = True) -> None:
         self.label = label
         self.max_epochs = max_epochs
         self.stream = stream or sys.stdout
-        self.live = bool(getattr(self.stream, 'isatty', lambda: False)())
+        # in place only on a terminal, and only as the one line there (``live=False``
+        # for arms training side by side: their lines would overwrite each other)
+        self.live = live and bool(getattr(self.stream, 'isatty', lambda: False)())
         self.interval = interval
         self.epoch = self.iter = self.iters = 0
         self.eta = '?'

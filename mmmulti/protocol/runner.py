@@ -25,6 +25,7 @@ from mmengine.config import Config
 from mmmulti.apis.configs import configs_root
 
 from .arms import Arm, expand_arms, make_arms
+from .parallel import run_parallel, thread_env, threads_per_arm
 from .progress import TrainProgress
 from .report import read_val_curve, write_reports
 from .scale import arm_overrides, load_scale
@@ -62,12 +63,14 @@ def _log(msg: str) -> None:
     print(f'[protocol {time.strftime("%H:%M:%S")}] {msg}', flush=True)
 
 
-def _run(cmd: List[str], log_path: str, progress: Optional['TrainProgress'] = None) -> None:
+def _run(cmd: List[str], log_path: str, progress: Optional['TrainProgress'] = None,
+         threads: Optional[int] = None) -> None:
     """Run a tool, its output to ``log_path``; on failure show the log's tail.
 
-    With ``progress``, every output line also feeds the live progress line.
+    With ``progress``, every output line also feeds the live progress line;
+    ``threads`` pins the tool's torch threads (arms training side by side).
     """
-    env = dict(os.environ, PYTHONUNBUFFERED='1')
+    env = dict(os.environ, PYTHONUNBUFFERED='1', **thread_env(threads))
     with open(log_path, 'w') as log:
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, env=env, text=True, bufsize=1)
@@ -283,7 +286,26 @@ class ProtocolRunner:
             out.append('--auto-scale-lr')
         return out
 
-    def run_trained_arm(self, arm: Arm, seed: int) -> Dict:
+    def parallel_arms(self) -> int:
+        """How many arms train at once: the scale's ``parallel_arms`` (default 1), at
+        most one per core."""
+        return max(1, min(int(self.scale.get('parallel_arms', 1)), os.cpu_count() or 1))
+
+    def train_arms(self, arms: Sequence[Arm]) -> Dict:
+        """Train and test every (trained arm, seed) up front, ``parallel_arms`` at a
+        time; ``{}`` when arms train one at a time (then :meth:`run` trains each
+        just before scoring it, and the report grows arm by arm)."""
+        parallel = self.parallel_arms()
+        jobs = [((arm.name, seed), (arm, seed, threads_per_arm(parallel), False))
+                for seed in self.seeds for arm in arms if not arm.is_ensemble]
+        if parallel <= 1 or len(jobs) <= 1:
+            return {}
+        _log(f'training {len(jobs)} arm run(s), {parallel} at a time, '
+             f'{threads_per_arm(parallel)} torch thread(s) each')
+        return run_parallel(self.run_trained_arm, jobs, parallel)
+
+    def run_trained_arm(self, arm: Arm, seed: int, threads: Optional[int] = None,
+                        live: bool = True) -> Dict:
         work_dir = osp.abspath(osp.join(self.s.work_dir, f'seed{seed}', arm.name))
         preds = osp.join(work_dir, 'predictions.pkl')
         t0 = time.time()
@@ -295,10 +317,13 @@ class ProtocolRunner:
                   *self.train_flags()],
                  osp.join(work_dir, 'train.log'),
                  TrainProgress(f'seed {seed} {arm.name}',
-                               Config.fromfile(config).train_cfg.get('max_epochs')))
+                               Config.fromfile(config).train_cfg.get('max_epochs'),
+                               live=live),
+                 threads)
             _log(f'seed {seed} {arm.name}: testing')
             _run([sys.executable, '-m', 'mmmulti.cli.test', config, _checkpoint(work_dir),
-                  '--work-dir', work_dir, '--out', preds], osp.join(work_dir, 'test.log'))
+                  '--work-dir', work_dir, '--out', preds], osp.join(work_dir, 'test.log'),
+                 threads=threads)
         else:
             self.check_reused_arm(arm, seed, work_dir)
             _log(f'seed {seed} {arm.name}: reusing {osp.relpath(preds)}')
@@ -350,13 +375,14 @@ class ProtocolRunner:
         rows: List[Dict] = []
         curves: Dict[str, Dict[int, Dict]] = {}
         last_preds: Dict[str, str] = {}
+        trained = self.train_arms(arms)
         for seed in self.seeds:
             member_preds: Dict[str, str] = {}
             for arm in arms:
                 if arm.is_ensemble:
                     res = self.run_ensemble_arm(arm, seed, member_preds)
                 else:
-                    res = self.run_trained_arm(arm, seed)
+                    res = trained.get((arm.name, seed)) or self.run_trained_arm(arm, seed)
                     member_preds[arm.name] = res['predictions']
                     curves.setdefault(arm.name, {})[seed] = read_val_curve(
                         osp.dirname(res['predictions']))

@@ -38,6 +38,7 @@ PROTOCOL_KEYS = frozenset({
     'no_finding',          # VinDr-CXR's "no finding" class handling
     'study',               # tools/run_study.py defaults
     'detector_overrides',  # {detector: overrides for that detector only}
+    'parallel_arms',       # arms training at once (mmmulti/protocol/parallel.py)
 })
 
 
