@@ -156,7 +156,7 @@ def test_custom_head_example_config_builds_and_trains():
 
 @pytest.mark.slow  # ~25 s: a subprocess that imports the stack and trains 2 iterations
 def test_train_tool_runs_the_custom_head_example(tiny_med_mnist, tmp_path):
-    """As the README shows: python tools/train.py configs/examples/custom_head_earl.py"""
+    """As docs/guide_training.md shows: tools/train.py configs/examples/custom_head_earl.py"""
     import os
     import subprocess
     import sys

@@ -1,4 +1,4 @@
-"""tools/analysis/count_params.py, run as the README example shows."""
+"""tools/analysis/count_params.py, run as docs/guide_training.md shows."""
 import os.path as osp
 import subprocess
 import sys

@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 from .arms import make_arms
-from .report import METRICS, REFERENCE_ARM, compare, read_results, summarise
+from .report import (METRICS, REFERENCE_ARM, UPPER_BOUND_ARM, compare, markdown_table,
+                     read_results, summarise)
 
 PRESETS = ('paper', 'vindr_like', 'mixed')  # the simulator's reader presets, in this order
 SHIPPED_SCALES = ('quick', 'mini', 'paper', 'tiny')  # --scale NAME; others by path
@@ -52,7 +53,10 @@ class Experiment:
 
     @property
     def arms(self) -> List[str]:
-        return list(dict.fromkeys(r['arm'] for r in self.rows))
+        """The upper bound and the reference first, then the csv's order."""
+        seen = list(dict.fromkeys(r['arm'] for r in self.rows))
+        first = {UPPER_BOUND_ARM: 0, REFERENCE_ARM: 1}
+        return sorted(seen, key=lambda a: (first.get(a, 2), seen.index(a)))
 
     @property
     def seeds(self) -> List[int]:
@@ -162,7 +166,7 @@ def command(exp: Experiment, defaults: Mapping) -> str:
         flags.append(f'--detector {exp.detector}')
     if exp.seeds != sorted(defaults.get('seeds', [])):
         flags.append('--seeds ' + ' '.join(map(str, exp.seeds)))
-    if exp.arms != list(defaults.get('arms', [])):
+    if set(exp.arms) != set(defaults.get('arms', [])):
         flags.append('--arms ' + ' '.join(exp.arms))
     tool = 'tools/run_study.py' if exp.study else 'tools/run_protocol.py'
     return f'python {tool} ' + ' '.join(flags)
@@ -171,9 +175,8 @@ def command(exp: Experiment, defaults: Mapping) -> str:
 def _cell(stats: Optional[Mapping], arm: str) -> str:
     if stats is None:
         return 'reference' if arm == REFERENCE_ARM else ''
-    if stats['low'] == stats['low']:  # not NaN
-        return f"{stats['diff']:+.3f} [{stats['low']:+.3f}, {stats['high']:+.3f}] {stats['verdict']}"
-    return f"{stats['diff']:+.3f} ({stats['verdict']})"
+    d, lo, hi, v = stats['diff'], stats['low'], stats['high'], stats['verdict']
+    return f'{d:+.3f} [{lo:+.3f}, {hi:+.3f}] {v}' if lo == lo else f'{d:+.3f} ({v})'  # NaN
 
 
 def zoo_table(exp: Experiment, configs_dir: str) -> str:
@@ -208,8 +211,8 @@ def interval_note(exp: Experiment) -> str:
 def experiment_block(exp: Experiment, configs_dir: str, link_prefix: str, level: str) -> str:
     scale = scale_file(configs_dir, exp.scale)
     defaults = dict(seeds=list(scale.get('seeds', [])), arms=list(scale.get('arms', [])))
-    title = (f'{exp.dataset} · {exp.scale} · {exp.detector} · `{exp.preset}` readers at '
-             f'{exp.proficiency:g}, data seed {exp.data_seed}')
+    title = (f'{exp.dataset} · {exp.scale} · {exp.detector} · `{exp.preset}` readers, '
+             f'proficiency {exp.proficiency:g}, data seed {exp.data_seed}')
     return '\n'.join([
         f'{level} {title}', '',
         f'Files: [{exp.folder}/]({link_prefix}{exp.folder}/). {interval_note(exp)}', '',
@@ -255,12 +258,9 @@ def readme_section(experiments: Sequence[Experiment], configs_dir: str) -> str:
 
 def quickstart_table(experiments: Sequence[Experiment], folder: str) -> str:
     """The quick start's table, as ``run_protocol.py --scale quick`` prints it."""
-    from .report import markdown_table
-    exp = next((e for e in experiments if e.folder == folder), None)
-    if exp is None:
-        raise FileNotFoundError(f'no {folder}/results.csv among the results')
-    table = markdown_table(exp.rows, exp.comparison).split('\n\n')[0]
-    return '```text\n' + table + '\n```'
+    for exp in (e for e in experiments if e.folder == folder):
+        return '```text\n' + markdown_table(exp.rows, exp.comparison).split('\n\n')[0] + '\n```'
+    raise FileNotFoundError(f'no {folder}/results.csv among the results')
 
 
 def replace_block(text: str, start: str, end: str, body: str, name: str) -> str:
@@ -293,8 +293,7 @@ def render(root: str, readme: Optional[str] = None,
 
 def stale(files: Mapping[str, str]) -> List[str]:
     """The paths whose committed text differs from ``files``."""
-    return [p for p, text in files.items()
-            if not osp.isfile(p) or open(p).read() != text]
+    return [p for p, text in files.items() if not osp.isfile(p) or open(p).read() != text]
 
 
 __all__ = ['Experiment', 'find_experiments', 'render', 'stale', 'replace_block']

@@ -3,7 +3,7 @@
 #   _base_ = ['../earl_yolo.py', '../_base_/datasets/vindr_cxr_data.py']
 #   train_dataloader = {{_base_.vindr_cxr.train_dataloader}}  # merged over MED-MNIST's
 # configs/_base_/datasets/vindr_cxr.py is the same data as an ordinary dataset base.
-# Convert the public CSVs first (see README, "Data"):
+# Convert the public CSVs first (see README.md, "Convert VinDr-CXR", and docs/guide_data_fusion.md):
 #   python tools/dataset_converters/vindr_cxr_to_coco.py train.csv --out \
 #       data/vindr_cxr/annotations/train.json --images train_dicom/ \
 #       --png-out data/vindr_cxr/images/train --val-fraction 0.1 --seed 0
