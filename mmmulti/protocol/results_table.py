@@ -208,15 +208,15 @@ def interval_note(exp: Experiment) -> str:
     return '95 % intervals: ' + ('; '.join(methods) or 'none (no all-boxes arm)') + '.'
 
 
-def experiment_block(exp: Experiment, configs_dir: str, link_prefix: str, level: str) -> str:
+def experiment_block(exp: Experiment, configs_dir: str, link_prefix: str, note: bool) -> str:
+    """Heading (linked to the folder), the intervals' method when ``note``, table, command."""
     scale = scale_file(configs_dir, exp.scale)
     defaults = dict(seeds=list(scale.get('seeds', [])), arms=list(scale.get('arms', [])))
     title = (f'{exp.dataset} · {exp.scale} · {exp.detector} · `{exp.preset}` readers, '
-             f'proficiency {exp.proficiency:g}, data seed {exp.data_seed}')
-    return '\n'.join([
-        f'{level} {title}', '',
-        f'Files: [{exp.folder}/]({link_prefix}{exp.folder}/). {interval_note(exp)}', '',
-        zoo_table(exp, configs_dir), '', '```bash', command(exp, defaults), '```'])
+             f'proficiency {exp.proficiency:g}, data seed {exp.data_seed} '
+             f'([{exp.folder}/]({link_prefix}{exp.folder}/))')
+    return '\n'.join([f'### {title}', '', *([interval_note(exp), ''] if note else []),
+                      zoo_table(exp, configs_dir), '', '```bash', command(exp, defaults), '```'])
 
 
 def results_readme(experiments: Sequence[Experiment], root: str, configs_dir: str) -> str:
@@ -237,7 +237,7 @@ def results_readme(experiments: Sequence[Experiment], root: str, configs_dir: st
     for preset, exps in groupby(experiments, key=lambda e: e.preset):
         parts += ['', f'## `{preset}` readers']
         for exp in exps:
-            parts += ['', experiment_block(exp, configs_dir, '', '###')]
+            parts += ['', experiment_block(exp, configs_dir, '', True)]
     heldout = sorted(glob.glob(osp.join(root, '*', 'heldout.md')))
     if heldout:
         parts += ['', '## Held-out reader checks (`tools/analysis/heldout_reader.py`)', '']
@@ -248,11 +248,11 @@ def results_readme(experiments: Sequence[Experiment], root: str, configs_dir: st
 
 
 def readme_section(experiments: Sequence[Experiment], configs_dir: str) -> str:
-    """The README's results block: the multi-seed experiments, per preset."""
+    """The README's results block: the multi-seed experiments (paired t), per preset."""
     parts = []
     for preset, exps in groupby(experiments, key=lambda e: e.preset):
         for exp in (e for e in exps if len(e.seeds) > 1):
-            parts += [experiment_block(exp, configs_dir, 'docs/results/', '###'), '']
+            parts += [experiment_block(exp, configs_dir, 'docs/results/', False), '']
     return '\n'.join(parts).rstrip('\n')
 
 
