@@ -54,9 +54,14 @@ def help_text(tool: str) -> str:
 
 def test_readme_is_short_and_has_no_commit_hashes():
     assert len(README.splitlines()) <= 300
-    hashes = [w for w in re.findall(r'\b[0-9a-f]{7,40}\b', README)
-              if re.search('[a-f]', w) and re.search('[0-9]', w)]
-    assert not hashes, hashes
+    for doc in ('README.md', 'CHANGELOG.md'):
+        text = open(osp.join(ROOT, doc)).read()
+        hashes = [w for w in re.findall(r'\b[0-9a-f]{7,40}\b', text)
+                  if re.search('[a-f]', w) and re.search('[0-9]', w)]
+        assert not hashes, (doc, hashes)
+    dates = re.findall(r'^## (\d{4}-\d\d-\d\d)$', open(osp.join(ROOT, 'CHANGELOG.md')).read(),
+                       flags=re.M)
+    assert dates and dates == sorted(dates, reverse=True)  # dated, newest first
 
 
 def test_test_command_is_what_ci_runs():
