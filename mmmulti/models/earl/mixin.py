@@ -4,7 +4,7 @@ EARL trains a one-stage detector on fused boxes whose confidence ``c`` is the
 readers' agreement: every loss term of a prior assigned to a gt box is
 multiplied by that box's EARL weight, ``L = w * L_cls + w * beta * I(t) * L_loc``.
 An ``EARL<Head>`` class is ``(family adapter, Head)``: the adapter
-(:mod:`.adapters`) overrides the head's target/loss methods to find the gt of
+(one module per family, listed in :mod:`.adapters`) overrides the head's target/loss methods to find the gt of
 every positive prior where the head already assigns, turns gt weights into
 prior weights (:func:`.weights.earl_prior_weights`) and applies them. No module
 is added, so ``state_dict`` keys of ``EARL<Head>`` and ``Head`` are identical.
@@ -13,7 +13,6 @@ import inspect
 from typing import List, Optional
 
 import torch
-import torch.nn as nn
 from mmengine.structures import InstanceData
 from torch import Tensor
 
@@ -30,7 +29,8 @@ class EARLHeadMixin:
     An ``EARL<Head>`` is built like its head, with one more keyword argument,
     ``earl`` (the options); ``type='EARL'`` in a config builds it.
 
-    Adapter API (see :mod:`mmmulti.models.earl.adapters` for five examples):
+    Adapter API (the family modules listed in :mod:`mmmulti.models.earl.adapters`
+    are five examples):
     :meth:`earl_start` opens a batch; while :attr:`earl_recording`, the
     adapter's ``_get_targets_single`` calls :meth:`earl_record` with the gt
     index of each prior (-1: not positive); :meth:`earl_finalize` returns the
@@ -62,8 +62,12 @@ class EARLHeadMixin:
 
     def __reduce_ex__(self, protocol):
         # EARL<Head> classes are made per head class, so pickle cannot import
-        # them by name: rebuild the class from the head class, then the state
-        return (_new_earl_head, (type(self).__earl_base__, ), self.__getstate__())
+        # them by name: the builder that made the class (its ``__earl_new__``)
+        # rebuilds it from the head class, then the state is set
+        rebuild = type(self).__dict__.get('__earl_new__')
+        if rebuild is None:
+            return super().__reduce_ex__(protocol)
+        return (rebuild, (type(self).__earl_base__, ), self.__getstate__())
 
     @property
     def earl_recording(self) -> bool:
@@ -139,8 +143,8 @@ class EARLHeadMixin:
         return [dict(weights=w, pos=idx >= 0) for w, idx in zip(weights, prior_gt)]
 
 
-def _new_earl_head(head_cls: type) -> nn.Module:
-    """An empty ``EARL<head_cls>`` instance for unpickling (state set after)."""
-    from .builder import earl_class
-    cls = earl_class(head_cls)
-    return cls.__new__(cls)
+
+def foreground(labels: Tensor, num_classes: int) -> Tensor:
+    """Mask of the priors a head labelled with a class (mmdet's background
+    label is ``num_classes``)."""
+    return (labels >= 0) & (labels < num_classes)
