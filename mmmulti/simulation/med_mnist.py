@@ -32,8 +32,9 @@ import numpy as np
 
 from ..utils.atomic import dump_json_atomic
 from .digits import DEFAULT_THRESHOLD, DigitBank, load_mnist_idx, load_sklearn_digits, render_digit
+from .layout import default_digit_sizes, parse_count_range
 from .profiles import ReaderProfile, build_profiles
-from .provenance import generation_record
+from .provenance import generation_record, records_settings
 from .readers import ALPHA_STD, sample_transition_matrix
 
 CLASSES = tuple(str(d) for d in range(10))
@@ -41,30 +42,6 @@ SPLITS = ('train', 'val', 'test')
 #: Share of the digit bank's instances each split draws from (disjoint pools).
 POOL_FRACTIONS = (0.7, 0.15, 0.15)
 _SPLIT_CODE = {'train': 0, 'val': 1, 'test': 2}
-
-
-def parse_count_range(text: Union[str, int, Sequence[int]]) -> tuple[int, int]:
-    """``'1-4'`` -> (1, 4); ``'3'`` or 3 -> (3, 3); validated."""
-    if isinstance(text, (tuple, list)):
-        lo, hi = (int(v) for v in text)
-    elif isinstance(text, int):
-        lo = hi = text
-    else:
-        parts = str(text).split('-')
-        try:
-            lo, hi = (int(parts[0]), int(parts[-1])) if len(parts) <= 2 else (None, None)
-        except ValueError:
-            lo = hi = None
-        if lo is None:
-            raise ValueError(f'digits per image: expected N or MIN-MAX, got {text!r}')
-    if lo < 1 or hi < lo:
-        raise ValueError(f'digits per image: need 1 <= MIN <= MAX, got {lo}-{hi}')
-    return lo, hi
-
-
-def default_digit_sizes(img_size: int) -> tuple[int, int]:
-    """Side of a pasted digit before cropping: img_size/12 .. img_size/4."""
-    return max(6, img_size // 12), max(8, img_size // 4)
 
 
 def compose_image(rng: np.random.Generator, bank: DigitBank,
@@ -138,6 +115,7 @@ def _write_json(obj: dict, path: str) -> None:
     dump_json_atomic(obj, path)
 
 
+@records_settings
 def make_med_mnist(out_dir: str, num_train: int = 5000, num_val: int = 1000,
                    num_test: int = 1000, img_size: int = 640, num_readers: int = 3,
                    proficiency: float = 0.8,

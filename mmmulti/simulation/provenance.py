@@ -6,15 +6,31 @@ changed (more images, another preset or proficiency) would train and score on
 the old folder and report the numbers as if they were the new data's.
 :func:`make_med_mnist` writes :func:`generation_record` of its arguments into
 ``readers.json``; :func:`generation_mismatch` compares a folder with a request.
+
+This module depends on nothing above it: the generator declares itself with
+:func:`records_settings` (its signature holds the settings and their defaults),
+so the record needs no import of :mod:`.med_mnist`.
 """
 from __future__ import annotations
 
 import inspect
 import json
-from typing import List, Optional
+from typing import Callable, List, Optional
+
+from .layout import default_digit_sizes, parse_count_range
+from .profiles import build_profiles
 
 #: make_med_mnist arguments that do not change what is generated
 _NOT_DATA = ('out_dir', 'progress', 'mnist_dir')
+#: the generator whose keyword arguments are the settings (set by records_settings)
+_GENERATOR: List[Callable] = []
+
+
+def records_settings(generator: Callable) -> Callable:
+    """Decorator: ``generator``'s signature (``make_med_mnist``'s) names the
+    settings a record holds and their defaults."""
+    _GENERATOR[:] = [generator]
+    return generator
 
 
 def generation_record(**kwargs) -> dict:
@@ -23,10 +39,11 @@ def generation_record(**kwargs) -> dict:
     Derived settings are resolved (digit sizes from the image size, reader profiles
     from the preset), so that two requests that generate the same data compare equal.
     """
-    from .med_mnist import default_digit_sizes, make_med_mnist, parse_count_range
-    from .profiles import build_profiles
+    if not _GENERATOR:
+        raise RuntimeError('no MED-MNIST generator declared its settings '
+                           '(import mmmulti.simulation first)')
     try:
-        bound = inspect.signature(make_med_mnist).bind_partial(**kwargs)
+        bound = inspect.signature(_GENERATOR[0]).bind_partial(**kwargs)
     except TypeError as e:
         raise ValueError(f'MED-MNIST settings {sorted(kwargs)}: {e}') from None
     bound.apply_defaults()
@@ -63,4 +80,4 @@ def generation_mismatch(readers_json: str, requested: dict) -> Optional[List[str
     return lines
 
 
-__all__ = ['generation_record', 'generation_mismatch']
+__all__ = ['generation_record', 'generation_mismatch', 'records_settings']
