@@ -1,7 +1,9 @@
 """What the README promises about re-runs: the same machine and torch build give an
 identical table. Two independent tiny runs (each generating its own data) must agree
-on every figure except the measured times."""
+on every figure except the measured times, with the arms trained side by side as the
+quick start trains them (``parallel_arms``)."""
 import csv
+import os.path as osp
 import subprocess
 import sys
 
@@ -13,11 +15,14 @@ TIMING_COLUMNS = {'train_seconds'}
 
 def _run(tmp_path, name: str):
     work = tmp_path / name
+    scale = tmp_path / 'tiny_parallel.py'
+    scale.write_text(f"_base_ = {osp.join(REPO, 'configs', 'protocol', 'tiny.py')!r}\nparallel_arms = 2\n")
     proc = subprocess.run(
-        [sys.executable, 'tools/run_protocol.py', '--scale', 'tiny', '--arms', 'baseline',
+        [sys.executable, 'tools/run_protocol.py', '--scale', str(scale), '--arms', 'baseline',
          'wbf_earl', '--data-root', str(tmp_path / f'{name}_data'), '--work-dir', str(work)],
         cwd=REPO, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-5000:]
+    assert '2 at a time' in proc.stdout  # the arms trained side by side
     with open(work / 'results.csv') as f:
         rows = [{k: v for k, v in r.items() if k not in TIMING_COLUMNS}
                 for r in csv.DictReader(f)]
