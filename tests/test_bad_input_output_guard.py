@@ -200,6 +200,18 @@ def test_merge_into_an_input_run_keeps_its_rows(tmp_path, capsys):
     assert 'results.csv' in line and md5(a / 'results.csv') == before
 
 
+def test_results_table_refuses_a_readme_that_is_a_fifo(tmp_path, capsys):
+    """results_table rewrites its README in place by design (its blocks are
+    generated), but a FIFO or device there is refused before it is read."""
+    from conftest import REPO
+    fifo = tmp_path / 'README.md'
+    os.mkfifo(fifo)
+    line = refused('tools/analysis/results_table.py',
+                   [os.path.join(REPO, 'docs', 'results'), '--write-readme', fifo],
+                   capsys, 'a FIFO', 'not a regular file')
+    assert str(fifo) in line and not os.path.isfile(fifo)
+
+
 def test_atomic_write_refuses_a_special_file(tmp_path):
     from mmmulti.utils.atomic import NotRegularFileError, dump_json_atomic
     fifo = tmp_path / 'f'
@@ -237,7 +249,8 @@ def test_every_writing_tool_is_in_this_test():
     elsewhere = {  # tested in this file's other tests, or writes no file
         'tools/dataset_converters/make_med_mnist.py', 'tools/analysis/compare_arms.py',
         'tools/analysis/eval_results.py', 'tools/analysis/count_params.py',
-        'tools/train.py', 'tools/run_protocol.py', 'tools/run_study.py'}
+        'tools/train.py', 'tools/run_protocol.py', 'tools/run_study.py',
+        'tools/analysis/results_table.py'}
     from conftest import REPO
     for path in sorted(glob.glob(os.path.join(REPO, 'tools', '**', '*.py'), recursive=True)):
         rel = os.path.relpath(path, REPO)

@@ -27,6 +27,8 @@ def main(argv: Optional[List[str]] = None) -> int:
                    help='write nothing; exit 1 if a file differs from what would be written')
     add_debug_flag(p)
     args = p.parse_args(argv)
+    if args.write_readme:  # read before it is written: a FIFO would block the read
+        check_output_file(args.write_readme, overwrite=True)
     files = render(args.results_dir, args.write_readme)
     if args.check:
         differ = stale(files)
