@@ -25,6 +25,24 @@ def _select_images(images: dict, readers: Optional[Sequence[str]], require_all: 
     return out
 
 
+#: decimals of the coordinates written (0.01 px)
+COORD_DECIMALS = 2
+
+
+def drop_boxes_below_resolution(images: dict, summary: ConversionSummary) -> None:
+    """Drop (and count) boxes whose width or height rounds to zero at the written
+    resolution: written, they would be boxes of area 0 that no summary showed."""
+    for img in images.values():
+        kept = []
+        for b in img.boxes:
+            x1, y1, x2, y2 = (round(float(v), COORD_DECIMALS) for v in b.xyxy)
+            if round(x2 - x1, COORD_DECIMALS) <= 0 or round(y2 - y1, COORD_DECIMALS) <= 0:
+                summary.dropped_below_resolution += 1
+                continue
+            kept.append(b)
+        img.boxes = kept
+
+
 def build_coco(images: dict, consensus: bool = False) -> dict:
     """Multi-reader COCO (docs/internals.md), or clean single-truth COCO if ``consensus``."""
     coco_images, anns = [], []
@@ -35,10 +53,12 @@ def build_coco(images: dict, consensus: bool = False) -> dict:
             entry['readers'] = sorted(img.readers, key=reader_sort_key)
         coco_images.append(entry)
         for b in img.boxes:
-            x1, y1, x2, y2 = (round(float(v), 2) for v in b.xyxy)
+            x1, y1, x2, y2 = (round(float(v), COORD_DECIMALS) for v in b.xyxy)
+            bw, bh = round(x2 - x1, COORD_DECIMALS), round(y2 - y1, COORD_DECIMALS)
+            # the area of the box as written (a 0.01 x 0.4 box keeps area > 0)
             ann = dict(id=len(anns) + 1, image_id=k, category_id=b.class_id,
-                       bbox=[x1, y1, round(x2 - x1, 2), round(y2 - y1, 2)],
-                       area=round((x2 - x1) * (y2 - y1), 2), iscrowd=0)
+                       bbox=[x1, y1, bw, bh], area=round(bw * bh, 2 * COORD_DECIMALS),
+                       iscrowd=0)
             if not consensus:
                 ann['reader'] = b.reader
             anns.append(ann)
@@ -67,6 +87,7 @@ def convert_vindr_csv(csv_path: str, image_dir: Optional[str] = None,
         convert_images_to_png(images, png_out, max_size, summary, progress, skip_bad)
     elif max_size:
         raise ValueError('max_size resizes the PNGs written to png_out; give png_out too')
+    drop_boxes_below_resolution(images, summary)
     coco = build_coco(images, consensus)
     summary.images = len(coco['images'])
     summary.boxes = len(coco['annotations'])
@@ -95,4 +116,4 @@ def split_coco_by_image(coco: dict, val_fraction: float, seed: int = 0) -> tuple
     return part(False), part(True)
 
 
-__all__ = ['build_coco', 'convert_vindr_csv', 'split_coco_by_image']
+__all__ = ['build_coco', 'drop_boxes_below_resolution', 'convert_vindr_csv', 'split_coco_by_image']

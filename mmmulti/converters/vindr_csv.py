@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Optional, Sequence
 
@@ -29,10 +30,20 @@ NO_FINDING = 'No finding'
 NO_FINDING_ID = 14
 _NAME_TO_ID = {n.lower(): k for k, n in enumerate(VINDR_CLASSES + (NO_FINDING,))}
 _COORDS = ('x_min', 'y_min', 'x_max', 'y_max')
+#: a cell's number as a person or pandas writes it; Python's float() would also
+#: take '1_00' (100), 'infinity' or '١٠٠' and read a typo as a value
+_NUMBER = re.compile(r'[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?')
 
 
 class VinDrFormatError(ValueError):
     """A CSV row or file the converter cannot interpret."""
+
+
+def _number(text: str) -> float:
+    """A cell as a float, only when it is written as a plain decimal number."""
+    if not _NUMBER.fullmatch(text):
+        raise ValueError(f'{text!r} is not a decimal number')
+    return float(text)
 
 
 @dataclass
@@ -65,7 +76,7 @@ def _parse_class(row: dict, where: str) -> Optional[int]:
     cid = None
     if raw_id:
         try:
-            value = float(raw_id)
+            value = _number(raw_id)
         except ValueError:
             raise VinDrFormatError(f'{where}: class_id {raw_id!r} is not a number') from None
         if not value.is_integer() or not 0 <= value <= NO_FINDING_ID:
@@ -96,7 +107,7 @@ def _parse_coords(row: dict, where: str) -> Optional[list]:
     vals = []
     for k, v in zip(_COORDS, raw):
         try:
-            f = float(v)
+            f = _number(v)
         except ValueError:
             f = math.nan
         if not math.isfinite(f):
@@ -110,9 +121,13 @@ def _parse_size(row: dict, where: str) -> Optional[tuple]:
     if not w and not h:
         return None
     try:
-        size = (int(float(w)), int(float(h)))
+        fw, fh = _number(w), _number(h)
     except ValueError:
         raise VinDrFormatError(f'{where}: width/height {w!r}/{h!r} are not numbers') from None
+    if not (fw.is_integer() and fh.is_integer()):  # 1000.9 is no pixel count
+        raise VinDrFormatError(f'{where}: width/height {w!r}/{h!r} must be whole numbers '
+                               'of pixels')
+    size = (int(fw), int(fh))
     if size[0] <= 0 or size[1] <= 0:
         raise VinDrFormatError(f'{where}: width/height {size} must be positive')
     return size
@@ -146,6 +161,10 @@ def read_vindr_csv(csv_path: str, readers: Optional[Sequence[str]] = None,
         if reader.fieldnames is None:
             raise VinDrFormatError(f'{csv_path}: empty file, expected a header row')
         reader.fieldnames = [n.strip().lower() for n in reader.fieldnames]
+        twice = sorted({n for n in reader.fieldnames if n and reader.fieldnames.count(n) > 1})
+        if twice:  # csv.DictReader would silently keep the last one's value
+            raise VinDrFormatError(f'{csv_path}: line 1: column(s) {twice} appear more than '
+                                   f'once in the header {reader.fieldnames}')
         cols = set(reader.fieldnames)
         need = {'image_id', *_COORDS} | (set() if consensus else {'rad_id'})
         missing = sorted(need - cols)

@@ -29,6 +29,8 @@ class ConversionSummary:
     images_without_selected_readers: int = 0
     images_missing_required_readers: int = 0
     dropped_zero_area: int = 0
+    #: boxes are written to 0.01 px: a thinner one would be written with zero area
+    dropped_below_resolution: int = 0
     dropped_outside: int = 0
     clipped: int = 0
     dropped_unknown_class: int = 0
@@ -58,6 +60,8 @@ class ConversionSummary:
             ('images without a selected reader', self.images_without_selected_readers),
             ('images lacking a required reader', self.images_missing_required_readers),
             ('boxes of zero area', self.dropped_zero_area),
+            ('boxes under 0.01 px wide or high (zero area once written)',
+             self.dropped_below_resolution),
             ('boxes outside the image', self.dropped_outside),
             ('rows of unknown classes', self.dropped_unknown_class),
             ('duplicate rows', self.duplicate_rows),

@@ -10,7 +10,7 @@ import math
 from typing import Dict, List
 
 from .drops import DropReport
-from .fields import is_id, reader_id
+from .fields import is_id, is_number, reader_id
 from .parsed import CONFIDENCE_KEY, FUSED_READER, LEGACY_CONFIDENCE_KEY, SINGLE_TRUTH_READER
 
 
@@ -111,10 +111,9 @@ def parse_annotations(raw_anns: list, kind: str, images: list, img_index: dict,
         bbox = ann.get('bbox')
         if not isinstance(bbox, (list, tuple)) or len(bbox) != 4:
             raise ValueError(f'{rec}: bbox must be [x, y, w, h], got {bbox!r}')
-        try:
-            x, y, bw, bh = (float(v) for v in bbox)
-        except (TypeError, ValueError):
-            raise ValueError(f'{rec}: bbox must be numbers, got {bbox!r}') from None
+        if not all(is_number(v) for v in bbox):  # [true, ...] is no 1x1 box
+            raise ValueError(f'{rec}: bbox must be four JSON numbers, got {bbox!r}')
+        x, y, bw, bh = (float(v) for v in bbox)
         if ann.get('iscrowd', 0):
             geometric('iscrowd', rec)
             continue

@@ -44,10 +44,16 @@ def is_id(value, allow_str: bool = True) -> bool:
             or (allow_str and isinstance(value, str)))
 
 
+def is_number(value) -> bool:
+    """A JSON number: not a bool (``true`` is no coordinate, though Python reads
+    it as 1) and not a string (``"12"``)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 def is_size(value) -> bool:
     """Width/height must be JSON numbers: a string "64" would reach mmdet's
     transforms and break arithmetic there, far from the file."""
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+    return is_number(value)
 
 
 def reader_id(value) -> Optional[str]:
@@ -58,4 +64,4 @@ def reader_id(value) -> Optional[str]:
     return value if value != '' else None
 
 
-__all__ = ['load_json_object', 'is_id', 'is_size', 'reader_id']
+__all__ = ['load_json_object', 'is_id', 'is_number', 'is_size', 'reader_id']

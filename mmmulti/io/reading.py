@@ -105,6 +105,11 @@ def _parse_images(raw_images: list, kind: str, src: str) -> tuple:
             raise ValueError(f'{src}: image {iid} has no width/height') from None
         if not (math.isfinite(w) and math.isfinite(h) and w > 0 and h > 0):
             raise ValueError(f'{src}: image {iid} has no valid width/height ({w} x {h})')
+        name = im.get('file_name')
+        if not isinstance(name, str) or not name.strip():  # was: named str(id)
+            raise ValueError(f'{src}: image {iid}: ' + (
+                'has no file_name' if name is None else f'file_name {name!r} is not a '
+                'non-empty string') + ' (the image file its boxes belong to)')
         if 'readers' in im:
             rlist = im['readers']
             if not isinstance(rlist, list):
@@ -123,7 +128,7 @@ def _parse_images(raw_images: list, kind: str, src: str) -> tuple:
         else:
             rlist, listed = [], False   # filled from the boxes below
         img = dict(im)
-        img.update(id=iid, file_name=im.get('file_name', str(iid)), width=im['width'],
+        img.update(id=iid, file_name=name, width=im['width'],
                    height=im['height'], readers=rlist)
         img['_listed'] = listed
         img_index[iid] = len(images)
