@@ -26,6 +26,11 @@ def test_protocol_tiny_end_to_end(tmp_path):
         assert 0.0 <= float(r['map_40']) <= 1.0 and 0.0 <= float(r['map_50_95']) <= 1.0
         # mAP@0.4 counts every match mAP[.5:.95] counts, at a lower threshold
         assert float(r['map_40']) >= float(r['map_50_95']) - 1e-9
+    # the run's wall time per stage, printed at the end and kept in timings.json
+    assert 'wall time per stage' in proc.stdout and osp.isfile(work / 'timings.json')
+    assert 'paired bootstrap + final report' in proc.stdout
+    trained = {r['arm']: r['train_seconds'] for r in rows}
+    assert all(float(trained[a]) > 0 for a in arms if a != 'readers_ensemble')
     md = open(work / 'results.md').read()
     assert '| readers_ensemble | 1 |' in md and 'mAP@0.4' in md
     assert osp.getsize(work / 'results.png') > 5000
@@ -47,6 +52,10 @@ def test_protocol_tiny_end_to_end(tmp_path):
         cwd=REPO, capture_output=True, text=True, timeout=600)
     assert again.returncode == 0, (again.stdout + again.stderr)[-5000:]
     assert 'seed 0 wbf_earl: reusing' in again.stdout and 'training (' not in again.stdout
+    # ... and report the arms' training times, not the seconds the reuse took
+    rerun = {r['arm']: r['train_seconds'] for r in csv.DictReader(open(work / 'results.csv'))
+             if r['seed'] != 'all'}
+    assert rerun == {a: trained[a] for a in ('baseline', 'wbf_earl')}
     # ... but not after a change of recipe: the arm is named with the changed key
     changed = subprocess.run(
         [sys.executable, 'tools/run_protocol.py', '--scale', 'tiny', '--data-root',
