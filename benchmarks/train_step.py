@@ -130,11 +130,13 @@ def main(argv=None) -> None:
     p.add_argument('--arm', default='wbf_earl', help='a quick-start arm (baseline, wbf_earl)')
     p.add_argument('--iters', type=int, default=40, help='timed iterations')
     p.add_argument('--warmup', type=int, default=8, help='untimed iterations first')
+    p.add_argument('--repeats', type=int, default=3,
+                   help='alternating (b) and (a) passes; the figures are their medians')
     p.add_argument('--profile-out', help='also write torch.profiler\'s table of the bare '
                    'step (self CPU time by op) to this file')
     args = p.parse_args(argv)
-    if args.iters < 1 or args.warmup < 1:
-        p.error('--iters and --warmup must be >= 1')
+    if args.iters < 1 or args.warmup < 1 or args.repeats < 1:
+        p.error('--iters, --warmup and --repeats must be >= 1')
     from mmmulti.utils.setup_env import setup_run
     setup_run()
     work_dir = tempfile.mkdtemp(prefix='mmmulti_train_step_')
@@ -161,9 +163,28 @@ def main(argv=None) -> None:
     ema = MODELS.build(dict(type=ema_cfg['ema_type'], model=model,
                             momentum=ema_cfg['momentum'], gamma=ema_cfg['gamma'],
                             update_buffers=ema_cfg.get('update_buffers', False)))
-    parts = time_bare(model, optim_wrapper, ema, batches)
-    mean = {k: statistics.fmean(v[args.warmup:]) for k, v in parts.items()}
-    bare_s = mean['preprocess'] + mean['forward+loss'] + mean['backward'] + mean['optimizer']
+    # (b) and (a) alternate, `--repeats` times: the machine's speed drifts between
+    # passes by more than the overhead measured, so each repeat's a/b is one paired
+    # ratio and the figures are medians over repeats
+    repeats = []
+    for r in range(args.repeats):
+        parts = time_bare(model, optim_wrapper, ema, batches)
+        mean = {k: statistics.fmean(v[args.warmup:]) for k, v in parts.items()}
+        bare_s = (mean['preprocess'] + mean['forward+loss'] + mean['backward']
+                  + mean['optimizer'])
+        if r:
+            rcfg = copy.deepcopy(cfg)
+            rcfg.experiment_name = f'train_step_repeat{r}'
+            runner = Runner.from_cfg(rcfg)
+        clock = IterClock(args.warmup)
+        runner.register_hook(clock, priority='LOWEST')
+        runner.train()
+        runner_s = statistics.fmean(clock.times)
+        repeats.append(dict(mean, bare=bare_s, runner=runner_s, ratio=runner_s / bare_s))
+        print(f'repeat {r + 1}/{args.repeats}: bare {1000 * bare_s:.1f} ms, runner '
+              f'{1000 * runner_s:.1f} ms, a/b {runner_s / bare_s:.3f}', flush=True)
+    mean = {k: statistics.median(x[k] for x in repeats) for k in repeats[0]}
+    bare_s, runner_s = mean['bare'], mean['runner']
 
     if args.profile_out:
         from torch.profiler import ProfilerActivity, profile
@@ -173,13 +194,9 @@ def main(argv=None) -> None:
             f.write(prof.key_averages().table(sort_by='self_cpu_time_total', row_limit=40))
         print(f'profile: {args.profile_out}')
 
-    clock = IterClock(args.warmup)
-    runner.register_hook(clock, priority='LOWEST')
-    runner.train()
-    runner_s = statistics.fmean(clock.times)
-
     ms = lambda s: f'{1000 * s:8.1f}'  # noqa: E731
-    print('\nper iteration (ms), mean over the timed iterations:')
+    print(f'\nper iteration (ms), mean over the timed iterations, median of {args.repeats} '
+          'repeats:')
     print(f'  (c) data loader ............ {ms(data_s)}')
     print(f'  (b) bare step .............. {ms(bare_s)}')
     print(f'      preprocess ............. {ms(mean["preprocess"])}')
@@ -192,7 +209,7 @@ def main(argv=None) -> None:
     print(f'  (a) Runner iteration ....... {ms(runner_s)}')
     print(f'      of which not in (b) .... {ms(runner_s - bare_s)}  (data, EMA, hooks)')
     out = dict(runner_img_s=round(bs / runner_s, 2), bare_img_s=round(bs / bare_s, 2),
-               data_img_s=round(bs / data_s, 2), overhead=round(runner_s / bare_s, 3))
+               data_img_s=round(bs / data_s, 2), overhead=round(mean['ratio'], 3))
     print(f'\nimages/s: runner {out["runner_img_s"]}, bare {out["bare_img_s"]}, '
           f'data {out["data_img_s"]}; overhead a/b {out["overhead"]} (target <= 1.15)')
     print(json.dumps(out))

@@ -1,6 +1,6 @@
 # Quick start (README): MED-MNIST 2,000 / 80 / 200 images at 128 px, 3 readers of
 # proficiency 0.8; the all-boxes baseline vs WBF + EARL, one seed, YOLOv5-n with the
-# from-scratch recipe for 10 epochs: under 10 minutes on 2 CPU cores.
+# from-scratch recipe for 10 epochs: 4 min 19 s on a fast 2-core CPU (docs/speed.md).
 _base_ = './_cpu_overrides.py'
 data = dict(num_train=2000, num_val=80, num_test=200, img_size=128, seed=0)
 arms = ['baseline', 'wbf_earl']
@@ -13,3 +13,5 @@ custom_hooks = [dict(type='ChannelsLastHook'),
 # both arms train at once, one torch thread each: 1.2x the images per second of one
 # 2-thread run on 2 cores, and each arm's start-up and test overlap the other's training
 parallel_arms = 2
+# the 2,000 training PNGs decoded once into memory (100 MB) rather than every epoch
+train_dataloader = dict(dataset=dict(cache_images=True))
