@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from conftest import REPO
 from mmmulti.protocol.report import compare, read_results
 from mmmulti.protocol.results_table import (QUICK_END, QUICK_START, README_END,
                                             README_START, render, stale)
@@ -113,7 +114,7 @@ def test_tables_from_a_hand_made_folder(results):
     assert f'{np.mean(earl):.3f} ± {np.std(earl, ddof=1):.3f}' in mini
     assert want in mini and 'paired t over 3 seeds' in page
     assert mini.endswith('| 310.0 / 310.0 / 310.0 |')
-    assert '| 300.5 |  | 302.5 |' in page.replace(' / ', ' | ')  # blank stays blank
+    assert '| 300.5 | - | 302.5 |' in page.replace(' / ', ' | ')  # unknown: a dash
     # mini's default seeds are 0 1 2, its default arms are four: the command names the arms
     assert 'python tools/run_protocol.py --scale mini --arms baseline wbf_earl\n' in page
     # the one-seed folder: the protocol's bootstrap interval, the detector in the command
@@ -161,3 +162,16 @@ def test_bad_folders_are_named(results, tmp_path):
     os.makedirs(empty)
     out = run_tool(empty)
     assert out.returncode == 2 and 'no */results.csv' in out.stderr
+
+
+def test_no_committed_training_time_is_a_reuse_time():
+    """A trained arm's train_seconds is its training, read from its run, or blank
+    when unknown: never the seconds a reuse of its predictions took (issue 27)."""
+    import glob
+    for path in glob.glob(os.path.join(REPO, 'docs', 'results', '**', 'results.csv'),
+                          recursive=True):
+        for row in csv.DictReader(open(path)):
+            t = row.get('train_seconds')
+            if row['seed'] == 'all' or not t or row['arm'] == 'readers_ensemble':
+                continue
+            assert float(t) >= 5, (path, row['arm'], row['seed'], t)

@@ -195,7 +195,8 @@ def zoo_table(exp: Experiment, configs_dir: str) -> str:
             cells.append(f'{v.mean():.3f} ± {v.std(ddof=1):.3f}' if len(v) > 1
                          else f'{v.mean():.3f}')
         cells += [_cell(exp.comparison.get(arm, {}).get(key), arm) for key, _ in METRICS]
-        cells.append(' / '.join(exp.train_seconds.get((arm, r['seed']), '')
+        # '-' for a seed whose training time is unknown (reused before it was recorded)
+        cells.append(' / '.join(exp.train_seconds.get((arm, r['seed'])) or '-'
                                 for r in exp.rows if r['arm'] == arm))
         lines.append('| ' + ' | '.join(cells) + ' |')
     return '\n'.join(lines)
@@ -230,8 +231,9 @@ def results_readme(experiments: Sequence[Experiment], root: str, configs_dir: st
         'table is generated from the folder\'s `results.csv`: mean ± standard deviation over '
         'training seeds, the paired difference to the all-boxes arm (`baseline`) with its '
         '95 % interval and verdict (an interval that holds 0 is "not distinguishable", '
-        'whatever its sign), and the training time the csv records for each seed (blank '
-        'where it is unknown). The command under each table trains and scores every arm '
+        'whatever its sign), and the training time the csv records for each seed (- '
+        'where it is unknown: the arm\'s predictions were reused before training times '
+        'were kept). The command under each table trains and scores every arm '
         'and seed of the folder on the CPU. What the tables support: '
         '[../guide_results.md](../guide_results.md).']
     for preset, exps in groupby(experiments, key=lambda e: e.preset):
