@@ -23,6 +23,9 @@ def _run(tmp_path, name: str):
         cwd=REPO, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-5000:]
     assert '2 at a time' in proc.stdout  # the arms trained side by side
+    # ... and the stage table shows each arm's training and test under that stage
+    for part in ('seed 0 baseline: train (side by side)', 'seed 0 wbf_earl: test (side by side)'):
+        assert part in proc.stdout, proc.stdout[-3000:]
     with open(work / 'results.csv') as f:
         rows = [{k: v for k, v in r.items() if k not in TIMING_COLUMNS}
                 for r in csv.DictReader(f)]

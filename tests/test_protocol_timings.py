@@ -115,3 +115,21 @@ def test_reused_arm_reports_its_training_time_not_the_reuse(tiny_runner, capsys)
     assert 'train_seconds left blank' in capsys.readouterr().out
     record_train_seconds(work, 321.0)
     assert tiny_runner.run_trained_arm(arm, 0)['train_seconds'] == 321.0
+
+
+def test_parts_side_by_side_are_shown_under_their_stage_not_summed():
+    """Arms trained at once: each arm's train and test under the one wall-time
+    stage they shared; the rest of the run is not made negative by them."""
+    t = StageTimes()
+    t.add('train + test 2 arm run(s), 2 at a time', 10.0)
+    t.add_part('seed 0 baseline: train', 8.0)
+    t.add_part('seed 0 wbf_earl: train', 9.0)
+    t.add('scoring', 1.0)
+    d = t.to_dict()
+    assert d['stages'][0]['side_by_side'] == [dict(part='seed 0 baseline: train', seconds=8.0),
+                                              dict(part='seed 0 wbf_earl: train', seconds=9.0)]
+    assert 'side_by_side' not in d['stages'][1]
+    names = [ln.split('|')[0].rstrip() for ln in t.table().splitlines()[2:]]
+    assert names[:4] == ['train + test 2 arm run(s), 2 at a time',
+                         '  seed 0 baseline: train (side by side)',
+                         '  seed 0 wbf_earl: train (side by side)', 'scoring']

@@ -219,6 +219,9 @@ class ProtocolRunner(ProtocolData):
         if trained:  # side by side: one wall time for all of them
             times.add(f'train + test {len(trained)} arm run(s), '
                       f'{self.parallel_arms()} at a time', time.perf_counter() - t0)
+            for (arm_name, seed), res in trained.items():
+                for stage, seconds in res['stages'].items():
+                    times.add_part(f'seed {seed} {arm_name}: {stage}', seconds)
         for seed in self.seeds:
             member_preds: Dict[str, str] = {}
             for arm in arms:

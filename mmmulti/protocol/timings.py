@@ -22,10 +22,17 @@ class StageTimes:
     def __init__(self) -> None:
         self.started = time.perf_counter()
         self.stages: List[Tuple[str, float]] = []
+        #: parts of the stage before them that ran side by side (arms training at
+        #: once): shown under it, not added to the timed sum
+        self.parts: List[Tuple[int, str, float]] = []
 
     def add(self, stage: str, seconds: float) -> None:
         """A stage timed elsewhere (an arm's training subprocess)."""
         self.stages.append((stage, max(0.0, float(seconds))))
+
+    def add_part(self, part: str, seconds: float) -> None:
+        """A part of the last stage that overlapped other parts of it."""
+        self.parts.append((len(self.stages) - 1, part, max(0.0, float(seconds))))
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
@@ -42,14 +49,22 @@ class StageTimes:
     def to_dict(self) -> Dict:
         total = self.total()
         timed = sum(s for _, s in self.stages)
-        return dict(stages=[dict(stage=n, seconds=round(s, 2)) for n, s in self.stages],
-                    other_seconds=round(max(0.0, total - timed), 2),
+        stages = []
+        for k, (n, sec) in enumerate(self.stages):
+            parts = [dict(part=p, seconds=round(ps, 2)) for i, p, ps in self.parts if i == k]
+            stages.append(dict(stage=n, seconds=round(sec, 2), **(
+                dict(side_by_side=parts) if parts else {})))
+        return dict(stages=stages, other_seconds=round(max(0.0, total - timed), 2),
                     total_seconds=round(total, 2))
 
     def table(self) -> str:
         """``stage | seconds`` lines, then the untimed rest and the total."""
         d = self.to_dict()
-        rows = [(s['stage'], s['seconds']) for s in d['stages']]
+        rows = []
+        for s in d['stages']:
+            rows.append((s['stage'], s['seconds']))
+            rows += [(f"  {p['part']} (side by side)", p['seconds'])
+                     for p in s.get('side_by_side', [])]
         rows += [('other (between stages)', d['other_seconds']), ('total', d['total_seconds'])]
         width = max(len('stage'), *(len(n) for n, _ in rows))
         lines = [f'{"stage".ljust(width)} | seconds', f'{"-" * width}-|--------']
