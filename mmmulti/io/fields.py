@@ -46,14 +46,11 @@ def is_id(value, allow_str: bool = True) -> bool:
 
 def is_number(value) -> bool:
     """A JSON number: not a bool (``true`` is no coordinate, though Python reads
-    it as 1) and not a string (``"12"``)."""
+    it as 1) and not a string (a width "64" would reach mmdet's transforms and
+    break arithmetic there, far from the file). NaN and infinity pass: the
+    callers name them in errors of their own. Scoring files use the stricter
+    ``mmmulti.evaluation.checks.is_number`` (finite only)."""
     return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def is_size(value) -> bool:
-    """Width/height must be JSON numbers: a string "64" would reach mmdet's
-    transforms and break arithmetic there, far from the file."""
-    return is_number(value)
 
 
 def reader_id(value) -> Optional[str]:
@@ -64,4 +61,4 @@ def reader_id(value) -> Optional[str]:
     return value if value != '' else None
 
 
-__all__ = ['load_json_object', 'is_id', 'is_number', 'is_size', 'reader_id']
+__all__ = ['load_json_object', 'is_id', 'is_number', 'reader_id']

@@ -35,7 +35,7 @@ import numpy as np
 from mmmulti.structures import ImageReads
 
 from .annotations import AnnotationBoxes, parse_annotations
-from .fields import is_id, is_size, load_json_object, reader_id
+from .fields import is_id, is_number, load_json_object, reader_id
 from .parsed import (CONFIDENCE_KEY, FUSED_READER, LEGACY_CONFIDENCE_KEY,
                      SINGLE_TRUTH_READER, MultiReaderCoco)
 
@@ -95,7 +95,7 @@ def _parse_images(raw_images: list, kind: str, src: str) -> tuple:
         if iid in img_index:
             raise ValueError(f'{src}: duplicate image id {iid}')
         bad = [f'{key} {im[key]!r}' for key in ('width', 'height')
-               if im.get(key) is not None and not is_size(im[key])]
+               if im.get(key) is not None and not is_number(im[key])]
         if bad:
             raise ValueError(f'{src}: image {iid}: {" and ".join(bad)}: width and '
                              f'height must be JSON numbers')
