@@ -29,14 +29,21 @@ def _select_images(images: dict, readers: Optional[Sequence[str]], require_all: 
 COORD_DECIMALS = 2
 
 
+def written_xywh(xyxy) -> tuple:
+    """``(x, y, w, h)`` of a box as the COCO file records it, to ``COORD_DECIMALS``:
+    the one rounding that both the resolution check and the writer apply."""
+    x1, y1, x2, y2 = (round(float(v), COORD_DECIMALS) for v in xyxy)
+    return x1, y1, round(x2 - x1, COORD_DECIMALS), round(y2 - y1, COORD_DECIMALS)
+
+
 def drop_boxes_below_resolution(images: dict, summary: ConversionSummary) -> None:
     """Drop (and count) boxes whose width or height rounds to zero at the written
     resolution: written, they would be boxes of area 0 that no summary showed."""
     for img in images.values():
         kept = []
         for b in img.boxes:
-            x1, y1, x2, y2 = (round(float(v), COORD_DECIMALS) for v in b.xyxy)
-            if round(x2 - x1, COORD_DECIMALS) <= 0 or round(y2 - y1, COORD_DECIMALS) <= 0:
+            _, _, bw, bh = written_xywh(b.xyxy)
+            if bw <= 0 or bh <= 0:
                 summary.dropped_below_resolution += 1
                 continue
             kept.append(b)
@@ -53,8 +60,7 @@ def build_coco(images: dict, consensus: bool = False) -> dict:
             entry['readers'] = sorted(img.readers, key=reader_sort_key)
         coco_images.append(entry)
         for b in img.boxes:
-            x1, y1, x2, y2 = (round(float(v), COORD_DECIMALS) for v in b.xyxy)
-            bw, bh = round(x2 - x1, COORD_DECIMALS), round(y2 - y1, COORD_DECIMALS)
+            x1, y1, bw, bh = written_xywh(b.xyxy)
             # the area of the box as written (a 0.01 x 0.4 box keeps area > 0)
             ann = dict(id=len(anns) + 1, image_id=k, category_id=b.class_id,
                        bbox=[x1, y1, bw, bh], area=round(bw * bh, 2 * COORD_DECIMALS),
