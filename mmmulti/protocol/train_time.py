@@ -15,6 +15,7 @@ import re
 from datetime import datetime
 from typing import Optional
 
+from mmmulti.io.fields import is_number
 from mmmulti.utils.atomic import dump_json_atomic
 
 #: in each trained arm's work dir
@@ -65,7 +66,7 @@ def read_train_seconds(work_dir: str) -> Optional[float]:
         except json.JSONDecodeError as e:
             raise ValueError(f'{path}: not valid JSON ({e.msg}, line {e.lineno})') from None
         value = value.get('train_seconds') if isinstance(value, dict) else value
-        if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
+        if not is_number(value) or value < 0:
             raise ValueError(f'{path}: train_seconds must be a number >= 0, got {value!r}')
         return float(value)
     return log_train_seconds(work_dir) if osp.isdir(work_dir) else None
