@@ -143,19 +143,25 @@ def main(argv=None) -> None:
     n = args.warmup + args.iters
     cfg = quick_config(args.arm, n * cfg_batch(), work_dir)
     bs = cfg.train_dataloader.batch_size
-    layout = ('channels_last' if any(h['type'] == 'ChannelsLastHook'
-                                     for h in cfg.get('custom_hooks', [])) else 'NCHW')
+    channels_last = any(h['type'] == 'ChannelsLastHook' for h in cfg.get('custom_hooks', []))
+    layout = 'channels_last' if channels_last else 'NCHW'
     print(f'quick-start arm {args.arm}: batch {bs}, {n} iterations ({args.warmup} warm-up), '
           f'{torch.get_num_threads()} torch threads, num_workers '
           f'{cfg.train_dataloader.num_workers}, {layout} weights', flush=True)
 
-    runner = Runner.from_cfg(copy.deepcopy(cfg))
+    def fresh_runner(repeat: int) -> Runner:
+        """A Runner of its own per repeat (one ``train()`` each), under its own name."""
+        rcfg = copy.deepcopy(cfg)
+        if repeat:
+            rcfg.experiment_name = f'train_step_repeat{repeat}'
+        return Runner.from_cfg(rcfg)
+
+    runner = fresh_runner(0)
     batches, data_t = time_data(runner.train_dataloader, n)
     data_s = statistics.fmean(data_t[args.warmup:])
 
     model = copy.deepcopy(runner.model)
-    hooks = {h['type'] for h in cfg.get('custom_hooks', [])}
-    if 'ChannelsLastHook' in hooks:  # the bare step in the layout the Runner trains in
+    if channels_last:  # the bare step in the layout the Runner trains in
         model.to(memory_format=torch.channels_last)
     optim_wrapper = build_optim_wrapper(model, copy.deepcopy(cfg.optim_wrapper))
     from mmmulti.registry import MODELS
@@ -173,9 +179,7 @@ def main(argv=None) -> None:
         bare_s = (mean['preprocess'] + mean['forward+loss'] + mean['backward']
                   + mean['optimizer'])
         if r:
-            rcfg = copy.deepcopy(cfg)
-            rcfg.experiment_name = f'train_step_repeat{r}'
-            runner = Runner.from_cfg(rcfg)
+            runner = fresh_runner(r)
         clock = IterClock(args.warmup)
         runner.register_hook(clock, priority='LOWEST')
         runner.train()

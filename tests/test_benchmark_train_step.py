@@ -1,0 +1,28 @@
+"""benchmarks/train_step.py on a few iterations: the issue's JSON line and the
+alternating repeats, so the benchmark the speed figures come from cannot rot."""
+import json
+import subprocess
+import sys
+
+from conftest import REPO
+
+
+def test_train_step_benchmark_prints_its_json_line():
+    proc = subprocess.run([sys.executable, 'benchmarks/train_step.py', '--iters', '2',
+                           '--warmup', '1', '--repeats', '2'], cwd=REPO,
+                          capture_output=True, text=True, timeout=600)
+    log = proc.stdout + proc.stderr
+    assert proc.returncode == 0, log[-4000:]
+    assert 'repeat 1/2: bare' in proc.stdout and 'repeat 2/2: bare' in proc.stdout, log[-3000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert set(out) == {'runner_img_s', 'bare_img_s', 'data_img_s', 'overhead'}
+    assert all(isinstance(v, float) and v > 0 for v in out.values()), out
+    # the data loader alone is far faster than any training step
+    assert out['data_img_s'] > out['bare_img_s']
+
+
+def test_train_step_benchmark_refuses_zero_repeats():
+    proc = subprocess.run([sys.executable, 'benchmarks/train_step.py', '--repeats', '0'],
+                          cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert '--repeats must be >= 1' in proc.stderr
