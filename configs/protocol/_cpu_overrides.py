@@ -37,7 +37,9 @@ param_scheduler = [dict(type='OneCycleLR', eta_max=3e-3, pct_start=0.1, anneal_s
 # m = 0.005 (a horizon of ~200 of the ~1,250 iterations) rather than YOLOv5's
 # 0.0001 (10^4 iterations, longer than the run); measured at 10 epochs, the
 # two were not distinguishable (docs/recipes.md)
-custom_hooks = [dict(type='EMAHook', ema_type='BatchedExpMomentumEMA', momentum=0.005,
+# KeepFreedMemoryHook: freed activations reused from the heap, not refaulted (docs/speed.md)
+custom_hooks = [dict(type='KeepFreedMemoryHook'),
+                dict(type='EMAHook', ema_type='BatchedExpMomentumEMA', momentum=0.005,
                      gamma=200, update_buffers=True, priority=49)]
 default_hooks = dict(logger=dict(interval=10),
                      checkpoint=dict(interval=max_epochs, max_keep_ckpts=1))
