@@ -9,8 +9,8 @@ seeds = [0]
 # Speed (docs/speed.md): channels-last weights make oneDNN's convolutions skip their
 # layout reorders (YOLOv5-n's step 1.2x faster on 2 cores); the EMA as in the CPU scales.
 # KeepFreedMemoryHook: glibc keeps freed activations in the heap rather than giving
-# them back to the kernel to zero-fill again next iteration (16 M page faults and 54 s
-# of kernel time -> 0.7 M and 6 s; the quick start 6.3 % faster, the same table)
+# them back to the kernel to zero-fill again next iteration (AVX2 2-core machine: 16 M
+# page faults and 54 s of kernel time -> 0.72 M and 10 s; 415 -> 380 s, the same table)
 custom_hooks = [dict(type='KeepFreedMemoryHook'), dict(type='ChannelsLastHook'),
                 dict(type='EMAHook', ema_type='BatchedExpMomentumEMA', momentum=0.005,
                      gamma=200, update_buffers=True, priority=49)]
