@@ -37,10 +37,10 @@ def _faults(mode: str) -> int:
 @pytest.mark.skipif(not GLIBC, reason='glibc only')
 def test_freed_tensors_are_reused_not_refaulted():
     default, kept = _faults('default'), _faults('keep')
-    # glibc's default trims the 200 MB freed at the heap's top back to the kernel
-    # (its dynamic trim threshold is at most 64 MB), so every pass faults them again;
-    # kept, only the first pass faults them (measured: 255,954 against 52,226)
-    assert default > 4 * PAGES_PER_PASS, default
+    # glibc's default gives the freed 200 MB back to the kernel until its dynamic
+    # thresholds adapt: in 6 runs, 2 passes faulted them (102,416-103,479) five times
+    # and all 5 passes (255,965) once; kept, only the first pass does (52,222-52,241)
+    assert default > 1.9 * PAGES_PER_PASS, default
     assert kept < 1.5 * PAGES_PER_PASS, kept
 
 
