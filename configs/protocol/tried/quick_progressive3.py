@@ -1,5 +1,8 @@
 # Progressive resizing in three steps: epochs 0-2 at 64 px, 3-5 at 96 px, 6-9 at the
 # full 128 px (two mmdet PipelineSwitchHooks, each swapping the training pipeline once).
+# Tried, not shipped (docs/speed.md): on seed 0 WBF+EARL collapsed to 0.808 / 0.590 and
+# the baseline fell to 0.920 / 0.674, and training was no shorter than the shipped
+# two-step schedule's in that hour (184 s per arm).
 #   python tools/run_protocol.py --scale configs/protocol/tried/quick_progressive3.py \
 #       --data-root data/med_mnist_quick --work-dir work_dirs/tried_quick_progressive3
 _base_ = '../quick.py'
