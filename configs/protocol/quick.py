@@ -1,6 +1,6 @@
 # Quick start (README): MED-MNIST 2,000 / 80 / 200 images at 128 px, 3 readers of
 # proficiency 0.8; the all-boxes baseline vs WBF + EARL, one seed, YOLOv5-n with the
-# from-scratch recipe for 10 epochs, the first 6 of them at 96 px: about 3 min 10 s on a
+# from-scratch recipe for 10 epochs, the first 6 of them at 96 px: 3 min 13 s to 3 min 39 s on a
 # fast 2-core CPU (docs/speed.md).
 _base_ = './_cpu_overrides.py'
 data = dict(num_train=2000, num_val=80, num_test=200, img_size=128, seed=0)
@@ -8,8 +8,9 @@ arms = ['baseline', 'wbf_earl']
 seeds = [0]
 # Progressive resizing (docs/speed.md): epochs 0-5 train on the images resized to 96 px,
 # epochs 6-9 at the full 128 px, where mmdet's PipelineSwitchHook swaps the training
-# pipeline; validation and test stay at 128 px. Training 20 % shorter, and on four
-# simulator settings every arm as accurate or more than with all 10 epochs at 128 px.
+# pipeline; validation and test stay at 128 px. Training 20 % shorter, and on three
+# simulator settings every arm as accurate or more than with all 10 epochs at 128 px
+# (configs/protocol/tried/quick_all_128px.py).
 _small = (96, 96)
 _train_pipeline_96 = [
     dict(type='LoadImageCheckSize'),
