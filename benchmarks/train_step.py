@@ -64,7 +64,11 @@ class IterClock(Hook):
 
 def quick_config(arm_name: str, images: int, work_dir: str):
     """The protocol's merged config of ``arm_name`` at the quick scale, cut to
-    ``images`` training images, one epoch, no validation or checkpoint."""
+    ``images`` training images, one epoch, no validation or checkpoint.
+
+    The quick scale trains its first epochs at 96 px and switches to the full 128 px
+    (``PipelineSwitchHook``); the benchmark measures the full-size step, the one the
+    figures in docs/speed.md and the per-iteration yardstick are for."""
     from mmmulti.protocol.arms import expand_arms, make_arms
     from mmmulti.protocol.runner import ProtocolRunner, ProtocolSettings
     settings = ProtocolSettings(scale_file=osp.join(ROOT, 'configs/protocol/quick.py'),
@@ -74,6 +78,10 @@ def quick_config(arm_name: str, images: int, work_dir: str):
     pr.prepare_data()
     arm = expand_arms([arm_name], make_arms(pr.readers()))[0]
     cfg = pr.merged_arm_config(arm, 0, work_dir)
+    switches = [h for h in cfg.custom_hooks if h.type.endswith('PipelineSwitchHook')]
+    if switches:
+        cfg.train_dataloader.dataset.pipeline = switches[-1].switch_pipeline
+        cfg.custom_hooks = [h for h in cfg.custom_hooks if h not in switches]
     cfg.train_dataloader.dataset.indices = images
     cfg.train_cfg.max_epochs = 1
     cfg.train_cfg.val_interval = 10 ** 6

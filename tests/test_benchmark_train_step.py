@@ -26,3 +26,15 @@ def test_train_step_benchmark_refuses_zero_repeats():
                           cwd=REPO, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2
     assert '--repeats must be >= 1' in proc.stderr
+
+
+def test_benchmark_measures_the_full_size_step(tmp_path):
+    """The quick scale's first epochs are at 96 px; the benchmark times the 128-px step
+    its documented figures are for, with no pipeline switch left to fire."""
+    sys.path.insert(0, f'{REPO}/benchmarks')
+    from train_step import quick_config
+    cfg = quick_config('wbf_earl', 16, str(tmp_path))
+    resize = next(t for t in cfg.train_dataloader.dataset.pipeline if t['type'] == 'Resize')
+    assert tuple(resize['scale']) == (128, 128)
+    assert not [h for h in cfg.custom_hooks if h.type.endswith('PipelineSwitchHook')]
+    assert [h.type for h in cfg.custom_hooks][:2] == ['KeepFreedMemoryHook', 'ChannelsLastHook']
