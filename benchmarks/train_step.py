@@ -16,6 +16,7 @@ on the same training images in one run:
     python benchmarks/train_step.py                       # 8 warm-up + 40 timed iterations
     python benchmarks/train_step.py --arm baseline --iters 60
     python benchmarks/train_step.py --profile-out prof.txt    # + torch.profiler op table
+    python benchmarks/train_step.py --yardstick --iters 30 --repeats 2  # place this machine
 
 Prints images/s of each, the breakdown in ms per iteration, the overhead ratio
 a/b (target <= 1.15: the loop adds at most 15 % to the model's own work) and,
@@ -62,9 +63,19 @@ class IterClock(Hook):
         self.last = now
 
 
-def quick_config(arm_name: str, images: int, work_dir: str):
+#: the speed changes the yardstick predates (docs/speed.md)
+YARDSTICK_WITHOUT_HOOKS = ('ChannelsLastHook', 'KeepFreedMemoryHook')
+
+
+def quick_config(arm_name: str, images: int, work_dir: str, yardstick: bool = False):
     """The protocol's merged config of ``arm_name`` at the quick scale, cut to
     ``images`` training images, one epoch, no validation or checkpoint.
+
+    ``yardstick``: the step as the machine-speed yardstick (0.17 to 0.41 s per
+    iteration across this project's 2-core machines) was first measured, before the
+    speed changes: NCHW weights (no ``ChannelsLastHook``), glibc's default allocator
+    policy (no ``KeepFreedMemoryHook``), PNGs decoded every epoch (no image cache),
+    so that a figure from any machine compares with those.
 
     The quick scale trains its first epochs at 96 px and switches to the full 128 px
     (``PipelineSwitchHook``); the benchmark measures the full-size step, the one the
@@ -82,6 +93,10 @@ def quick_config(arm_name: str, images: int, work_dir: str):
     if switches:
         cfg.train_dataloader.dataset.pipeline = switches[-1].switch_pipeline
         cfg.custom_hooks = [h for h in cfg.custom_hooks if h not in switches]
+    if yardstick:
+        cfg.custom_hooks = [h for h in cfg.custom_hooks
+                            if h.type not in YARDSTICK_WITHOUT_HOOKS]
+        cfg.train_dataloader.dataset.cache_images = False
     cfg.train_dataloader.dataset.indices = images
     cfg.train_cfg.max_epochs = 1
     cfg.train_cfg.val_interval = 10 ** 6
@@ -142,6 +157,11 @@ def main(argv=None) -> None:
                    help='alternating (b) and (a) passes; the figures are their medians')
     p.add_argument('--profile-out', help='also write torch.profiler\'s table of the bare '
                    'step (self CPU time by op) to this file')
+    p.add_argument('--yardstick', action='store_true',
+                   help='the step without the speed changes (NCHW weights, glibc\'s '
+                   'default allocator policy, no image cache): what the machine-speed '
+                   'yardstick (0.17-0.41 s/iteration) was measured on, to place this '
+                   'machine among the kinds (docs/speed.md)')
     args = p.parse_args(argv)
     if args.iters < 1 or args.warmup < 1 or args.repeats < 1:
         p.error('--iters, --warmup and --repeats must be >= 1')
@@ -149,7 +169,7 @@ def main(argv=None) -> None:
     setup_run()
     work_dir = tempfile.mkdtemp(prefix='mmmulti_train_step_')
     n = args.warmup + args.iters
-    cfg = quick_config(args.arm, n * cfg_batch(), work_dir)
+    cfg = quick_config(args.arm, n * cfg_batch(), work_dir, args.yardstick)
     bs = cfg.train_dataloader.batch_size
     channels_last = any(h['type'] == 'ChannelsLastHook' for h in cfg.get('custom_hooks', []))
     layout = 'channels_last' if channels_last else 'NCHW'

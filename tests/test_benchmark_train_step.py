@@ -38,3 +38,19 @@ def test_benchmark_measures_the_full_size_step(tmp_path):
     assert tuple(resize['scale']) == (128, 128)
     assert not [h for h in cfg.custom_hooks if h.type.endswith('PipelineSwitchHook')]
     assert [h.type for h in cfg.custom_hooks][:2] == ['KeepFreedMemoryHook', 'ChannelsLastHook']
+
+
+def test_yardstick_is_the_step_before_the_speed_changes(tmp_path):
+    """--yardstick times the step the cross-machine figures (0.17-0.41 s per iteration)
+    were measured on: NCHW, glibc's allocator default, PNGs decoded each epoch; every
+    other hook of the quick scale stays."""
+    sys.path.insert(0, f'{REPO}/benchmarks')
+    from train_step import quick_config
+    shipped = quick_config('wbf_earl', 16, str(tmp_path / 'a'))
+    yard = quick_config('wbf_earl', 16, str(tmp_path / 'b'), yardstick=True)
+    left_out = {'ChannelsLastHook', 'KeepFreedMemoryHook'}
+    assert left_out <= {h.type for h in shipped.custom_hooks}
+    assert [h.type for h in yard.custom_hooks] == [
+        h.type for h in shipped.custom_hooks if h.type not in left_out]
+    assert shipped.train_dataloader.dataset.cache_images is True
+    assert yard.train_dataloader.dataset.cache_images is False

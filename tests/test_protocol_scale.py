@@ -107,3 +107,18 @@ def test_one_cycle_follows_a_max_epochs_override(tmp_path):
     assert runner.param_schedulers[0].total_steps == 6
     final_lr = sched.eta_max / sched.div_factor / sched.final_div_factor
     assert runner.optim_wrapper.get_lr()['lr'][0] == pytest.approx(final_lr, rel=0.05)
+
+
+@pytest.mark.parametrize('detector', ['yolo', 'efficientdet_d3'])
+def test_wbf_earl_mean_differs_from_wbf_earl_in_the_normalisation_only(tmp_path, detector):
+    """The arm divides the EARL weights by their batch mean for either detector; for the
+    YOLOv5 configs that is their own setting, for EfficientDet the change from raw."""
+    quick = f'{REPO}/configs/protocol/quick.py'
+    plain = _arm_cfg(tmp_path, quick, detector=detector, arm='wbf_earl')
+    mean = _arm_cfg(tmp_path, quick, detector=detector, arm='wbf_earl_mean')
+    assert mean.model.bbox_head.earl.normalize == 'mean'
+    assert plain.model.bbox_head.earl.normalize == ('mean' if detector == 'yolo' else None)
+    plain.model.bbox_head.earl.normalize = 'mean'
+    for cfg in (plain, mean):
+        cfg.pop('work_dir')
+    assert plain.to_dict() == mean.to_dict()

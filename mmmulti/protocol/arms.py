@@ -2,7 +2,8 @@
 
 An arm is one way of turning the readers' boxes into a detector: the
 all-boxes baseline, one model per single reader, the readers ensemble (the
-single-reader models' predictions fused with WBF), EARL on WBF or on
+single-reader models' predictions fused with WBF), EARL on WBF (its weights raw or
+divided by their batch mean) or on
 reliability-weighted WBF fusion, EARL on WBF clusters of all classes whose
 class target is the readers' vote distribution (soft labels) or a Dawid-Skene
 posterior over classes, EARL on the same clusters weighted by the posterior that
@@ -44,6 +45,13 @@ def make_arms(readers: Sequence[str]) -> Dict[str, Arm]:
         'truth': Arm('truth', 'truth_{det}.py'),
         'baseline': Arm('baseline', 'baseline_{det}.py'),
         'wbf_earl': Arm('wbf_earl', 'earl_{det}.py'),
+        # WBF + EARL with the weights divided by their batch mean (normalize='mean'):
+        # EARL re-weights the targets among themselves without shrinking them against
+        # the loss's unweighted background. The YOLOv5 configs do this already (there it
+        # is wbf_earl); the EfficientDet configs keep the paper's raw weights
+        'wbf_earl_mean': Arm(
+            'wbf_earl_mean', 'earl_{det}.py',
+            {'model': {'bbox_head': {'earl': {'normalize': 'mean'}}}}),
         # every reader's box a target, weighted by its WBF cluster's agreement
         # (configs/allboxes_earl_yolo.py is the same, to run by hand)
         'allboxes_earl': Arm(

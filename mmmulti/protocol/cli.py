@@ -25,8 +25,10 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     p.add_argument('--detector', default='yolo',
                    choices=['yolo', 'efficientdet_d3', 'efficientdet_d4'])
     p.add_argument('--arms', nargs='+', help='arms to run (default: the scale\'s): '
-                   'truth, baseline, wbf_earl, reliability_wbf_earl, single_readers, '
-                   'single_reader_<R>, readers_ensemble')
+                   'truth, baseline, wbf_earl, wbf_earl_mean, reliability_wbf_earl, '
+                   'allboxes_earl, soft_wbf_earl, dawid_skene_earl, presence_earl, '
+                   'reader_model_earl, calibrated_earl, single_readers, '
+                   'single_reader_<R>, readers_ensemble (mmmulti/protocol/arms.py)')
     p.add_argument('--seeds', nargs='+', type=int, help='training seeds (default: the scale\'s)')
     p.add_argument('--data-root', help='data set root (default data/<dataset>_<scale>)')
     p.add_argument('--work-dir', help='default work_dirs/protocol_<dataset>_<scale>')
