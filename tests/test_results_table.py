@@ -175,3 +175,17 @@ def test_no_committed_training_time_is_a_reuse_time():
             if row['seed'] == 'all' or not t or row['arm'] == 'readers_ensemble':
                 continue
             assert float(t) >= 5, (path, row['arm'], row['seed'], t)
+
+
+def test_arm_config_names_an_arm_s_earl_override():
+    """An arm that changes only EARL's options names them beside its config, so two rows
+    of one config are told apart in the tables."""
+    from mmmulti.protocol.results_table import arm_config
+    configs = osp.join(REPO, 'configs')
+    readers = ['R1', 'R2', 'R3']
+    assert arm_config('wbf_earl', 'efficientdet_d3', configs, readers) == \
+        '`configs/earl_efficientdet_d3.py`'
+    assert arm_config('wbf_earl_mean', 'efficientdet_d3', configs, readers) == \
+        "`configs/earl_efficientdet_d3.py` + `earl.normalize='mean'`"
+    assert arm_config('reliability_wbf_earl', 'yolo', configs, readers).endswith(
+        '+ `ReliabilityWBF` fusion')

@@ -149,7 +149,12 @@ def arm_config(arm: str, detector: str, configs_dir: str, readers: Sequence[str]
     if arm.startswith('single_reader_'):
         return f'{base}, readers {arm[len("single_reader_"):]}'
     fusion = spec.overrides.get('train_dataloader', {}).get('dataset', {}).get('fusion', {})
-    return f"{base} + `{fusion['type']}` fusion" if 'type' in fusion else base
+    if 'type' in fusion:
+        return f"{base} + `{fusion['type']}` fusion"
+    earl = spec.overrides.get('model', {}).get('bbox_head', {}).get('earl', {})
+    if earl:
+        return base + ' + ' + ', '.join(f'`earl.{k}={v!r}`' for k, v in earl.items())
+    return base
 
 
 def command(exp: Experiment, defaults: Mapping) -> str:
