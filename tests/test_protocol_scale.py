@@ -122,3 +122,17 @@ def test_wbf_earl_mean_differs_from_wbf_earl_in_the_normalisation_only(tmp_path,
     for cfg in (plain, mean):
         cfg.pop('work_dir')
     assert plain.to_dict() == mean.to_dict()
+
+
+@pytest.mark.parametrize('detector', ['yolo', 'efficientdet_d3'])
+def test_wbf_arm_is_the_baseline_on_wbf_boxes(tmp_path, detector):
+    """The `wbf` arm trains the plain head (no EARL) on the fused boxes wbf_earl fuses:
+    the fusion without the agreement weights."""
+    quick = f'{REPO}/configs/protocol/quick.py'
+    wbf = _arm_cfg(tmp_path, quick, detector=detector, arm='wbf')
+    base = _arm_cfg(tmp_path, quick, detector=detector, arm='baseline')
+    earl = _arm_cfg(tmp_path, quick, detector=detector, arm='wbf_earl')
+    assert wbf.model.bbox_head.type != 'EARL' and 'earl' not in wbf.model.bbox_head
+    assert wbf.model == base.model
+    assert wbf.train_dataloader.dataset.fusion == earl.train_dataloader.dataset.fusion
+    assert base.train_dataloader.dataset.fusion.type == 'AllBoxes'

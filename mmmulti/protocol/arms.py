@@ -2,8 +2,8 @@
 
 An arm is one way of turning the readers' boxes into a detector: the
 all-boxes baseline, one model per single reader, the readers ensemble (the
-single-reader models' predictions fused with WBF), EARL on WBF (its weights raw or
-divided by their batch mean) or on
+single-reader models' predictions fused with WBF), WBF's boxes without EARL, EARL
+on WBF (its weights raw or divided by their batch mean) or on
 reliability-weighted WBF fusion, EARL on WBF clusters of all classes whose
 class target is the readers' vote distribution (soft labels) or a Dawid-Skene
 posterior over classes, EARL on the same clusters weighted by the posterior that
@@ -45,6 +45,14 @@ def make_arms(readers: Sequence[str]) -> Dict[str, Arm]:
         'truth': Arm('truth', 'truth_{det}.py'),
         'baseline': Arm('baseline', 'baseline_{det}.py'),
         'wbf_earl': Arm('wbf_earl', 'earl_{det}.py'),
+        # WBF's fused boxes as plain targets, no EARL (every box weighs 1): with
+        # baseline, wbf_earl and allboxes_earl it separates what the fusion does from
+        # what the agreement weights do
+        'wbf': Arm(
+            'wbf', 'baseline_{det}.py',
+            {'train_dataloader': {'dataset': {'fusion': {
+                '_delete_': True, 'type': 'WBF', 'iou_thr': 0.4, 'skip_box_thr': 0.0,
+                'conf_type': 'avg'}}}}),
         # WBF + EARL with the weights divided by their batch mean (normalize='mean'):
         # EARL re-weights the targets among themselves without shrinking them against
         # the loss's unweighted background. The YOLOv5 configs do this already (there it

@@ -25,7 +25,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     p.add_argument('--detector', default='yolo',
                    choices=['yolo', 'efficientdet_d3', 'efficientdet_d4'])
     p.add_argument('--arms', nargs='+', help='arms to run (default: the scale\'s): '
-                   'truth, baseline, wbf_earl, wbf_earl_mean, reliability_wbf_earl, '
+                   'truth, baseline, wbf, wbf_earl, wbf_earl_mean, reliability_wbf_earl, '
                    'allboxes_earl, soft_wbf_earl, dawid_skene_earl, presence_earl, '
                    'reader_model_earl, calibrated_earl, single_readers, '
                    'single_reader_<R>, readers_ensemble (mmmulti/protocol/arms.py)')
