@@ -1,8 +1,8 @@
 # Tried, not shipped (docs/speed.md): the quick start at 8 epochs, the first 5 at 96 px
 # (the quick scale's 10 epochs with the switch at 6 cost 6 x 2/3 + 4 = 8 full-size
-# epochs; this 5 x 2/3 + 3 = 6.3). Intel Xeon 2-core, seed 0: 172 s against 207 s, but
-# baseline 0.954 / 0.687 and WBF + EARL 0.942 / 0.693, both under their targets, and
-# WBF + EARL's lead gone (mAP[.5:.95] +0.006 [-0.011, +0.022], not distinguishable).
+# epochs; this 5 x 2/3 + 3 = 6.3). Intel Xeon 2-core, seed 0: 172 s against the shipped
+# 197-217 s, but baseline 0.954 / 0.687 and WBF + EARL 0.942 / 0.693, both under their
+# targets, and WBF + EARL's lead gone (mAP[.5:.95] +0.006 [-0.011, +0.022], n.d.).
 #   python tools/run_protocol.py --scale configs/protocol/tried/quick_8epochs_progressive.py \
 #       --data-root data/med_mnist_quick --work-dir work_dirs/tried_quick_8epochs_progressive
 _base_ = '../quick.py'
