@@ -59,3 +59,40 @@ def test_batched_ema_equals_mmdet_bit_for_bit(interval, update_buffers):
     assert ref.steps == ours.steps == 7
     for (k, a), b in zip(ref.module.state_dict().items(), ours.module.state_dict().values()):
         assert torch.equal(a, b), k
+
+
+def test_batched_ema_follows_replaced_sources():
+    """The sources are looked up through their modules at every step: a parameter
+    whose storage is replaced (``model.to(memory_format=...)``) or a buffer
+    reassigned after the first update is still the one averaged, as with mmdet's
+    ``state_dict()`` walk."""
+    net = small_net()
+    net(torch.rand(2, 3, 8, 8))
+    kw = dict(momentum=0.0002, gamma=50, update_buffers=True)
+    ref, ours = ExpMomentumEMA(net, **kw), BatchedExpMomentumEMA(net, **kw)
+    for step in range(6):
+        if step == 3:
+            net.to(memory_format=torch.channels_last)
+            net[1].running_mean = net[1].running_mean.clone() + 1.0
+        with torch.no_grad():
+            for p in net.parameters():
+                p.add_(torch.randn_like(p) * 0.1)
+        net.train()(torch.rand(2, 3, 8, 8))
+        ref.update_parameters(net)
+        ours.update_parameters(net)
+    assert ours._owner_list is not None  # the lookup path, not the fallback
+    for (k, a), b in zip(ref.module.state_dict().items(), ours.module.state_dict().values()):
+        assert torch.equal(a, b), k
+
+
+def test_batched_ema_falls_back_for_sources_it_cannot_own():
+    """An average on another device than its source is not looked up through the
+    module (the state_dict path, which moves the source, takes it)."""
+    net = small_net()
+    net(torch.rand(2, 3, 8, 8))
+    ours = BatchedExpMomentumEMA(net, momentum=0.0002, gamma=50, update_buffers=True)
+    ours.update_parameters(net)
+    key, avg = next(iter(ours.avg_parameters.items()))
+    assert ours._find_owners(net) is not None
+    ours.avg_parameters[key] = torch.empty(avg.shape, device='meta')
+    assert ours._find_owners(net) is None

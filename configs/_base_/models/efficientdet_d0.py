@@ -3,9 +3,11 @@
 # the project (no downloads): the backbone starts from its own init unless
 # `init_cfg=dict(type='Pretrained', checkpoint=...)` is set by the user.
 # Input 640 px (the project's protocol; the paper uses 512 for D0).
+# HostDetDataPreprocessor: mmdet's DetDataPreprocessor, without copying the data
+# samples on a CPU (mmmulti/models/data_preprocessors)
 model = dict(
     type='SingleStageDetector',
-    data_preprocessor=dict(type='DetDataPreprocessor', mean=[123.675, 116.28, 103.53],
+    data_preprocessor=dict(type='HostDetDataPreprocessor', mean=[123.675, 116.28, 103.53],
                            std=[58.395, 57.12, 57.375], bgr_to_rgb=True,
                            pad_size_divisor=128),  # P7 has stride 128
     backbone=dict(type='EfficientNet', arch='b0', drop_path_rate=0.2, out_indices=(3, 4, 5),

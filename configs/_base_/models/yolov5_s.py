@@ -4,9 +4,11 @@
 # (see mmmulti.models.dense_heads.YOLOv5Head); `train_size` feeds the obj gain.
 deepen_factor = 0.33
 widen_factor = 0.5
+# HostDetDataPreprocessor: mmdet's DetDataPreprocessor, without copying the data
+# samples on a CPU (mmmulti/models/data_preprocessors)
 model = dict(
     type='SingleStageDetector',
-    data_preprocessor=dict(type='DetDataPreprocessor', mean=[0., 0., 0.],
+    data_preprocessor=dict(type='HostDetDataPreprocessor', mean=[0., 0., 0.],
                            std=[255., 255., 255.], bgr_to_rgb=True, pad_size_divisor=32),
     backbone=dict(type='YOLOv5CSPDarknet', deepen_factor=deepen_factor,
                   widen_factor=widen_factor, out_indices=(2, 3, 4)),

@@ -1,0 +1,3 @@
+from .host_det_data_preprocessor import HostDetDataPreprocessor
+
+__all__ = ['HostDetDataPreprocessor']
