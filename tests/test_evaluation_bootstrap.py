@@ -93,3 +93,21 @@ def test_weighted_accumulation_equals_repeated_copies(seed):
             assert (a is None) == (b is None)
             if a is not None:
                 np.testing.assert_allclose(a, b, atol=1e-12)
+
+
+def test_paired_bootstraps_equal_one_call_per_arm():
+    """Shared resamples, the reference computed once, sets spread over processes:
+    every arm's interval is the one its own paired_bootstrap call gives, bit for bit."""
+    from mmmulti.evaluation.bootstrap import paired_bootstraps
+    gt, results = random_case(3, n_images=30)
+    perfect = [dict(image_id=a['image_id'], category_id=a['category_id'], bbox=a['bbox'],
+                    score=1.0) for a in gt['annotations']]
+    sets = {'ref': image_matches(gt, results), 'better': image_matches(gt, perfect + results),
+            'half': image_matches(gt, results[::2])}
+    for workers in (1, 2):
+        got = paired_bootstraps(sets, 'ref', num_samples=60, seed=4, workers=workers)
+        assert set(got) == {'better', 'half'}
+        for arm in got:
+            assert got[arm] == paired_bootstrap(sets[arm], sets['ref'], num_samples=60, seed=4)
+    with pytest.raises(KeyError, match='reference'):
+        paired_bootstraps(sets, 'missing')

@@ -17,6 +17,9 @@ from __future__ import annotations
 
 import contextlib
 import io
+import multiprocessing as mp
+import os
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Dict, List, Mapping, Optional, Sequence, Union
 
@@ -161,6 +164,35 @@ def map_of_sample(matches: ImageMatches, counts: Optional[np.ndarray] = None
             'map_50_95': float(stack[:, 1:].mean())}
 
 
+def resample_counts(num_images: int, num_samples: int, seed: int = 0) -> np.ndarray:
+    """(num_samples, num_images): how often each bootstrap resample draws each image
+    (drawn with replacement, ``num_images`` draws per resample, from ``seed``)."""
+    rng = np.random.default_rng(seed)
+    out = np.zeros((num_samples, num_images), dtype=np.int64)
+    for s in range(num_samples):
+        out[s] = np.bincount(rng.integers(0, num_images, num_images), minlength=num_images)
+    return out
+
+
+def sample_maps(matches: ImageMatches, counts: np.ndarray) -> Dict[str, np.ndarray]:
+    """:func:`map_of_sample` of every row of ``counts``: per metric, (S,) values."""
+    per_sample = [map_of_sample(matches, c) for c in counts]
+    keys = list(per_sample[0]) if per_sample else [matches.metric_key, 'map_50_95']
+    return {k: np.array([m[k] for m in per_sample], dtype=float) for k in keys}
+
+
+def _interval(arm: ImageMatches, reference: ImageMatches, arm_maps: Dict[str, np.ndarray],
+              ref_maps: Dict[str, np.ndarray], level: float) -> Dict[str, Dict[str, float]]:
+    full_a, full_r = map_of_sample(arm), map_of_sample(reference)
+    lo, hi = (1 - level) / 2 * 100, (1 + level) / 2 * 100
+    out = {}
+    for k in full_a:
+        diffs = arm_maps[k] - ref_maps[k]
+        out[k] = dict(diff=full_a[k] - full_r[k], low=float(np.percentile(diffs, lo)),
+                      high=float(np.percentile(diffs, hi)))
+    return out
+
+
 def paired_bootstrap(arm: ImageMatches, reference: ImageMatches, num_samples: int = 1000,
                      seed: int = 0, level: float = 0.95) -> Dict[str, Dict[str, float]]:
     """Interval of ``arm - reference`` per metric, resampling test images.
@@ -169,18 +201,37 @@ def paired_bootstrap(arm: ImageMatches, reference: ImageMatches, num_samples: in
     metric ``{'diff', 'low', 'high'}``: the difference on the full test set
     and the percentile interval over ``num_samples`` paired resamples.
     """
-    if arm.img_ids != reference.img_ids:
-        raise ValueError('paired bootstrap needs both arms scored on the same test images')
-    rng = np.random.default_rng(seed)
-    n = len(arm.img_ids)
-    full_a, full_r = map_of_sample(arm), map_of_sample(reference)
-    keys = list(full_a)
-    diffs = {k: np.empty(num_samples) for k in keys}
-    for s in range(num_samples):
-        counts = np.bincount(rng.integers(0, n, n), minlength=n)
-        a, r = map_of_sample(arm, counts), map_of_sample(reference, counts)
-        for k in keys:
-            diffs[k][s] = a[k] - r[k]
-    lo, hi = (1 - level) / 2 * 100, (1 + level) / 2 * 100
-    return {k: dict(diff=full_a[k] - full_r[k], low=float(np.percentile(diffs[k], lo)),
-                    high=float(np.percentile(diffs[k], hi))) for k in keys}
+    return paired_bootstraps({'arm': arm, 'reference': reference}, 'reference',
+                             num_samples, seed, level, workers=1)['arm']
+
+
+def paired_bootstraps(matches: Mapping[str, ImageMatches], reference: str,
+                      num_samples: int = 1000, seed: int = 0, level: float = 0.95,
+                      workers: Optional[int] = None) -> Dict[str, Dict[str, Dict[str, float]]]:
+    """:func:`paired_bootstrap` of every set in ``matches`` against ``reference``, the
+    same resamples for all (so each arm's interval equals its own call's bit for
+    bit). Each set's mAP over the resamples is computed once, the reference's too
+    rather than once per arm, and the sets are spread over ``workers`` processes
+    (default: one per core, at most one per set): the accumulation is memory-bound
+    numpy, a second core halves it. ``{arm: {metric: {'diff', 'low', 'high'}}}``."""
+    if reference not in matches:
+        raise KeyError(f'paired bootstrap: the reference {reference!r} is not among '
+                       f'the prediction sets {sorted(matches)}')
+    ref = matches[reference]
+    for name, m in matches.items():
+        if m.img_ids != ref.img_ids:
+            raise ValueError('paired bootstrap needs both arms scored on the same test '
+                             f'images ({name!r} vs {reference!r})')
+    counts = resample_counts(len(ref.img_ids), num_samples, seed)
+    names = list(matches)
+    workers = min(len(names), workers or os.cpu_count() or 1)
+    if workers > 1 and 'fork' in mp.get_all_start_methods():
+        # fork: the children start without importing the package again; they run
+        # numpy only (no OpenMP pool of the parent's to inherit)
+        with ProcessPoolExecutor(workers, mp_context=mp.get_context('fork')) as pool:
+            maps = dict(zip(names, pool.map(sample_maps, [matches[n] for n in names],
+                                            [counts] * len(names))))
+    else:
+        maps = {n: sample_maps(matches[n], counts) for n in names}
+    return {n: _interval(matches[n], ref, maps[n], maps[reference], level)
+            for n in names if n != reference}

@@ -193,12 +193,11 @@ class ProtocolRunner(ProtocolData):
         (one-seed runs: the test set is the only spread there is to measure)."""
         if 'baseline' not in predictions or self.s.dataset != 'med_mnist':
             return None
-        from mmmulti.evaluation.bootstrap import image_matches, paired_bootstrap
+        from mmmulti.evaluation.bootstrap import image_matches, paired_bootstraps
         from mmmulti.evaluation.predictions import load_predictions
         gt = self.test_gt()
         matches = {a: image_matches(gt, load_predictions(p, gt)) for a, p in predictions.items()}
-        return {a: paired_bootstrap(m, matches['baseline'], num_samples=num_samples)
-                for a, m in matches.items() if a != 'baseline'}
+        return paired_bootstraps(matches, 'baseline', num_samples=num_samples)
 
     # -- all ------------------------------------------------------------------
     def run(self) -> Dict[str, str]:

@@ -30,7 +30,7 @@ def read_rows(work_dir: str) -> List[dict]:
 def bootstrap_one_seed(work_dir: str, rows: List[dict], reference: str, gt_file: str,
                        num_samples: int) -> Dict:
     """Paired bootstrap of every arm against ``reference`` (one-seed runs)."""
-    from mmmulti.evaluation.bootstrap import image_matches, paired_bootstrap
+    from mmmulti.evaluation.bootstrap import image_matches, paired_bootstraps
     from mmmulti.evaluation.predictions import load_coco_gt, load_predictions
     seed = rows[0]['seed']
     gt = load_coco_gt(gt_file)
@@ -40,8 +40,7 @@ def bootstrap_one_seed(work_dir: str, rows: List[dict], reference: str, gt_file:
         if not found:
             raise FileNotFoundError(f'{work_dir}/seed{seed}/{arm}: no predictions file')
         matches[arm] = image_matches(gt, load_predictions(found[0], gt))
-    return {a: paired_bootstrap(m, matches[reference], num_samples=num_samples)
-            for a, m in matches.items() if a != reference}
+    return paired_bootstraps(matches, reference, num_samples=num_samples)
 
 
 def table(comparison: Dict, reference: str) -> str:
