@@ -65,6 +65,24 @@ class IterClock(Hook):
 
 #: the speed changes the yardstick predates (docs/speed.md)
 YARDSTICK_WITHOUT_HOOKS = ('ChannelsLastHook', 'KeepFreedMemoryHook')
+#: the EMA and data preprocessor of the step the yardstick was measured on
+YARDSTICK_EMA = 'StateDictWalkEMA'
+YARDSTICK_DATA_PREPROCESSOR = 'DetDataPreprocessor'
+
+
+def register_yardstick_ema() -> None:
+    """Register ``StateDictWalkEMA``: the batched EMA as it was when the yardstick
+    was measured, its sources read through ``model.state_dict()`` every step (the
+    same averages; only slower)."""
+    from mmmulti.models.layers import BatchedExpMomentumEMA
+    from mmmulti.registry import MODELS
+    if MODELS.get(YARDSTICK_EMA) is not None:
+        return
+
+    @MODELS.register_module(name=YARDSTICK_EMA)
+    class StateDictWalkEMA(BatchedExpMomentumEMA):
+        def _owners(self, model):
+            return None
 
 
 def quick_config(arm_name: str, images: int, work_dir: str, yardstick: bool = False):
@@ -75,7 +93,9 @@ def quick_config(arm_name: str, images: int, work_dir: str, yardstick: bool = Fa
     iteration across this project's 2-core machines) was first measured, before the
     speed changes: NCHW weights (no ``ChannelsLastHook``), glibc's default allocator
     policy (no ``KeepFreedMemoryHook``), PNGs decoded every epoch (no image cache),
-    so that a figure from any machine compares with those.
+    the EMA's sources read through ``state_dict()`` and data samples copied by
+    mmdet's ``DetDataPreprocessor``, so that a figure from any machine compares
+    with those.
 
     The quick scale trains its first epochs at 96 px and switches to the full 128 px
     (``PipelineSwitchHook``); the benchmark measures the full-size step, the one the
@@ -94,8 +114,13 @@ def quick_config(arm_name: str, images: int, work_dir: str, yardstick: bool = Fa
         cfg.train_dataloader.dataset.pipeline = switches[-1].switch_pipeline
         cfg.custom_hooks = [h for h in cfg.custom_hooks if h not in switches]
     if yardstick:
+        register_yardstick_ema()
         cfg.custom_hooks = [h for h in cfg.custom_hooks
                             if h.type not in YARDSTICK_WITHOUT_HOOKS]
+        for h in cfg.custom_hooks:
+            if h.type == 'EMAHook':
+                h.ema_type = YARDSTICK_EMA
+        cfg.model.data_preprocessor.type = YARDSTICK_DATA_PREPROCESSOR
         cfg.train_dataloader.dataset.cache_images = False
     cfg.train_dataloader.dataset.indices = images
     cfg.train_cfg.max_epochs = 1
@@ -159,7 +184,8 @@ def main(argv=None) -> None:
                    'step (self CPU time by op) to this file')
     p.add_argument('--yardstick', action='store_true',
                    help='the step without the speed changes (NCHW weights, glibc\'s '
-                   'default allocator policy, no image cache): what the machine-speed '
+                   'default allocator policy, no image cache, the EMA and data '
+                   'preprocessor as they were): what the machine-speed '
                    'yardstick (0.17-0.41 s/iteration) was measured on, to place this '
                    'machine among the kinds (docs/speed.md)')
     args = p.parse_args(argv)

@@ -4,6 +4,7 @@ import json
 import subprocess
 import sys
 
+import torch
 from conftest import REPO
 
 
@@ -54,3 +55,14 @@ def test_yardstick_is_the_step_before_the_speed_changes(tmp_path):
         h.type for h in shipped.custom_hooks if h.type not in left_out]
     assert shipped.train_dataloader.dataset.cache_images is True
     assert yard.train_dataloader.dataset.cache_images is False
+    # the EMA walks state_dict() and mmdet's preprocessor copies the samples, as then
+    ema = {h.type: h for h in yard.custom_hooks}['EMAHook']
+    assert ema.ema_type == 'StateDictWalkEMA'
+    assert {h.type: h for h in shipped.custom_hooks}['EMAHook'].ema_type == \
+        'BatchedExpMomentumEMA'
+    assert yard.model.data_preprocessor.type == 'DetDataPreprocessor'
+    assert shipped.model.data_preprocessor.type == 'HostDetDataPreprocessor'
+    from mmmulti.registry import MODELS
+    walk = MODELS.build(dict(type='StateDictWalkEMA', model=torch.nn.Linear(2, 2),
+                             momentum=0.1, gamma=10, update_buffers=True))
+    assert walk._owners(torch.nn.Linear(2, 2)) is None  # the state_dict path
