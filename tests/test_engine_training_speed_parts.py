@@ -81,6 +81,9 @@ def test_batched_ema_follows_replaced_sources():
         ref.update_parameters(net)
         ours.update_parameters(net)
     assert ours._owner_list is not None  # the lookup path, not the fallback
+    # the EMA's own state (what checkpoints keep) holds the averages only
+    assert list(ours.state_dict()) == list(ref.state_dict())
+    assert not list(ours.children())[1:]  # its averaged copy, no other submodule
     for (k, a), b in zip(ref.module.state_dict().items(), ours.module.state_dict().values()):
         assert torch.equal(a, b), k
 

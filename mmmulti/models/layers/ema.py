@@ -13,6 +13,7 @@ than the update itself (1.7 of 5.7 ms per step at YOLOv5-n size, 1 thread).
 from __future__ import annotations
 
 import math
+import weakref
 from typing import List, Optional, Tuple
 
 import torch
@@ -62,8 +63,11 @@ class BatchedExpMomentumEMA(ExpMomentumEMA):
         or buffer on the averages' device. Looked up through its module at every step,
         a source that is replaced (``param.data = ...``, a buffer reassigned by
         ``model.to``) is still the one used."""
-        if getattr(self, '_owners_of', None) is not model:
-            self._owners_of, self._owner_list = model, self._find_owners(model)
+        # a weak reference: a module kept as an attribute would become a submodule of
+        # the EMA, and its weights would enter the EMA's state_dict (and checkpoints)
+        known = getattr(self, '_owners_of', None)
+        if known is None or known() is not model:
+            self._owners_of, self._owner_list = weakref.ref(model), self._find_owners(model)
             self._floating_averages = [avg.data for avg in self.avg_parameters.values()
                                        if avg.dtype.is_floating_point]
         return self._owner_list
