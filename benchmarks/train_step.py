@@ -42,6 +42,9 @@ from mmengine.hooks import Hook
 from mmengine.optim import build_optim_wrapper
 from mmengine.runner import Runner
 
+from mmmulti.models.layers import BatchedExpMomentumEMA
+from mmmulti.registry import MODELS
+
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 
@@ -65,24 +68,17 @@ class IterClock(Hook):
 
 #: the speed changes the yardstick predates (docs/speed.md)
 YARDSTICK_WITHOUT_HOOKS = ('ChannelsLastHook', 'KeepFreedMemoryHook')
-#: the EMA and data preprocessor of the step the yardstick was measured on
-YARDSTICK_EMA = 'StateDictWalkEMA'
+#: the data preprocessor of the step the yardstick was measured on
 YARDSTICK_DATA_PREPROCESSOR = 'DetDataPreprocessor'
 
 
-def register_yardstick_ema() -> None:
-    """Register ``StateDictWalkEMA``: the batched EMA as it was when the yardstick
-    was measured, its sources read through ``model.state_dict()`` every step (the
-    same averages; only slower)."""
-    from mmmulti.models.layers import BatchedExpMomentumEMA
-    from mmmulti.registry import MODELS
-    if MODELS.get(YARDSTICK_EMA) is not None:
-        return
+@MODELS.register_module(force=True)
+class StateDictWalkEMA(BatchedExpMomentumEMA):
+    """The batched EMA as it was when the yardstick was measured: its sources read
+    through ``model.state_dict()`` every step (the same averages; only slower)."""
 
-    @MODELS.register_module(name=YARDSTICK_EMA)
-    class StateDictWalkEMA(BatchedExpMomentumEMA):
-        def _owners(self, model):
-            return None
+    def _owners(self, model):
+        return None
 
 
 def quick_config(arm_name: str, images: int, work_dir: str, yardstick: bool = False):
@@ -114,12 +110,11 @@ def quick_config(arm_name: str, images: int, work_dir: str, yardstick: bool = Fa
         cfg.train_dataloader.dataset.pipeline = switches[-1].switch_pipeline
         cfg.custom_hooks = [h for h in cfg.custom_hooks if h not in switches]
     if yardstick:
-        register_yardstick_ema()
         cfg.custom_hooks = [h for h in cfg.custom_hooks
                             if h.type not in YARDSTICK_WITHOUT_HOOKS]
         for h in cfg.custom_hooks:
             if h.type == 'EMAHook':
-                h.ema_type = YARDSTICK_EMA
+                h.ema_type = StateDictWalkEMA.__name__
         cfg.model.data_preprocessor.type = YARDSTICK_DATA_PREPROCESSOR
         cfg.train_dataloader.dataset.cache_images = False
     cfg.train_dataloader.dataset.indices = images
@@ -218,7 +213,6 @@ def main(argv=None) -> None:
     if channels_last:  # the bare step in the layout the Runner trains in
         model.to(memory_format=torch.channels_last)
     optim_wrapper = build_optim_wrapper(model, copy.deepcopy(cfg.optim_wrapper))
-    from mmmulti.registry import MODELS
     ema_cfg = next(h for h in cfg.custom_hooks if h['type'] == 'EMAHook')
     ema = MODELS.build(dict(type=ema_cfg['ema_type'], model=model,
                             momentum=ema_cfg['momentum'], gamma=ema_cfg['gamma'],

@@ -181,9 +181,10 @@ def sample_maps(matches: ImageMatches, counts: np.ndarray) -> Dict[str, np.ndarr
     return {k: np.array([m[k] for m in per_sample], dtype=float) for k in keys}
 
 
-def _interval(arm: ImageMatches, reference: ImageMatches, arm_maps: Dict[str, np.ndarray],
-              ref_maps: Dict[str, np.ndarray], level: float) -> Dict[str, Dict[str, float]]:
-    full_a, full_r = map_of_sample(arm), map_of_sample(reference)
+def _interval(full_a: Dict[str, float], full_r: Dict[str, float],
+              arm_maps: Dict[str, np.ndarray], ref_maps: Dict[str, np.ndarray],
+              level: float) -> Dict[str, Dict[str, float]]:
+    """The full-set difference and the percentile interval over the resamples."""
     lo, hi = (1 - level) / 2 * 100, (1 + level) / 2 * 100
     out = {}
     for k in full_a:
@@ -233,5 +234,6 @@ def paired_bootstraps(matches: Mapping[str, ImageMatches], reference: str,
                                             [counts] * len(names))))
     else:
         maps = {n: sample_maps(matches[n], counts) for n in names}
-    return {n: _interval(matches[n], ref, maps[n], maps[reference], level)
+    full = {n: map_of_sample(matches[n]) for n in names}
+    return {n: _interval(full[n], full[reference], maps[n], maps[reference], level)
             for n in names if n != reference}

@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import math
 import weakref
-from typing import List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import torch
 import torch.nn as nn
+from torch import Tensor
 from mmdet.models.layers import ExpMomentumEMA
 
 from mmmulti.registry import MODELS
@@ -45,9 +46,9 @@ class BatchedExpMomentumEMA(ExpMomentumEMA):
                     averaged.append(avg.data)
                     current.append(source[key].data.to(avg.device))
         else:
-            for avg, (module, name, is_param) in zip(self._floating_averages, owners):
+            for avg, (table, name) in zip(self._floating_averages, owners):
                 averaged.append(avg)
-                current.append((module._parameters if is_param else module._buffers)[name])
+                current.append(table[name])
         momentum = self.momentum_at(self.steps)
         with torch.no_grad():
             torch._foreach_mul_(averaged, 1 - momentum)
@@ -57,12 +58,12 @@ class BatchedExpMomentumEMA(ExpMomentumEMA):
                 b_avg.data.copy_(b_src.data.to(b_avg.device))
         self.steps += 1
 
-    def _owners(self, model: nn.Module) -> Optional[List[Tuple[nn.Module, str, bool]]]:
-        """(module, attribute name, is a parameter) of every floating average's source
-        in ``model``, found once per model; ``None`` when one is not a plain parameter
-        or buffer on the averages' device. Looked up through its module at every step,
-        a source that is replaced (``param.data = ...``, a buffer reassigned by
-        ``model.to``) is still the one used."""
+    def _owners(self, model: nn.Module) -> Optional[List[Tuple[Dict[str, Tensor], str]]]:
+        """(the owning module's ``_parameters`` or ``_buffers``, name) of every floating
+        average's source in ``model``, found once per model; ``None`` when one is not a
+        plain parameter or buffer on the averages' device. Looked up in its module's
+        table at every step, a source that is replaced (``param.data = ...``, a buffer
+        reassigned by ``model.to``) is still the one used."""
         # a weak reference: a module kept as an attribute would become a submodule of
         # the EMA, and its weights would enter the EMA's state_dict (and checkpoints)
         known = getattr(self, '_owners_of', None)
@@ -72,7 +73,7 @@ class BatchedExpMomentumEMA(ExpMomentumEMA):
                                        if avg.dtype.is_floating_point]
         return self._owner_list
 
-    def _find_owners(self, model: nn.Module) -> Optional[List[Tuple[nn.Module, str, bool]]]:
+    def _find_owners(self, model: nn.Module) -> Optional[List[Tuple[Dict[str, Tensor], str]]]:
         owners = []
         for key, avg in self.avg_parameters.items():
             if not avg.dtype.is_floating_point:
@@ -83,13 +84,12 @@ class BatchedExpMomentumEMA(ExpMomentumEMA):
             except AttributeError:
                 return None
             if name in module._parameters:
-                is_param = True
+                table = module._parameters
             elif self.update_buffers and name in module._buffers:
-                is_param = False
+                table = module._buffers
             else:
                 return None
-            tensor = (module._parameters if is_param else module._buffers)[name]
-            if tensor is None or tensor.device != avg.device:
+            if table[name] is None or table[name].device != avg.device:
                 return None
-            owners.append((module, name, is_param))
+            owners.append((table, name))
         return owners
