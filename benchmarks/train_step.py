@@ -70,6 +70,8 @@ class IterClock(Hook):
 YARDSTICK_WITHOUT_HOOKS = ('ChannelsLastHook', 'KeepFreedMemoryHook')
 #: the data preprocessor of the step the yardstick was measured on
 YARDSTICK_DATA_PREPROCESSOR = 'DetDataPreprocessor'
+#: YOLOv5's activations then: in place (they clone their input under autograd)
+YARDSTICK_ACT_CFG = dict(type='SiLU', inplace=True)
 
 
 @MODELS.register_module(force=True)
@@ -89,9 +91,9 @@ def quick_config(arm_name: str, images: int, work_dir: str, yardstick: bool = Fa
     iteration across this project's 2-core machines) was first measured, before the
     speed changes: NCHW weights (no ``ChannelsLastHook``), glibc's default allocator
     policy (no ``KeepFreedMemoryHook``), PNGs decoded every epoch (no image cache),
-    the EMA's sources read through ``state_dict()`` and data samples copied by
-    mmdet's ``DetDataPreprocessor``, so that a figure from any machine compares
-    with those.
+    the EMA's sources read through ``state_dict()``, data samples copied by
+    mmdet's ``DetDataPreprocessor`` and in-place SiLU activations, so that a figure
+    from any machine compares with those.
 
     The quick scale trains its first epochs at 96 px and switches to the full 128 px
     (``PipelineSwitchHook``); the benchmark measures the full-size step, the one the
@@ -116,6 +118,8 @@ def quick_config(arm_name: str, images: int, work_dir: str, yardstick: bool = Fa
             if h.type == 'EMAHook':
                 h.ema_type = StateDictWalkEMA.__name__
         cfg.model.data_preprocessor.type = YARDSTICK_DATA_PREPROCESSOR
+        cfg.model.backbone.act_cfg = dict(YARDSTICK_ACT_CFG)
+        cfg.model.neck.act_cfg = dict(YARDSTICK_ACT_CFG)
         cfg.train_dataloader.dataset.cache_images = False
     cfg.train_dataloader.dataset.indices = images
     cfg.train_cfg.max_epochs = 1

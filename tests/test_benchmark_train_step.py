@@ -61,8 +61,18 @@ def test_yardstick_is_the_step_before_the_speed_changes(tmp_path):
     assert {h.type: h for h in shipped.custom_hooks}['EMAHook'].ema_type == \
         'BatchedExpMomentumEMA'
     assert yard.model.data_preprocessor.type == 'DetDataPreprocessor'
-    assert shipped.model.data_preprocessor.type == 'HostDetDataPreprocessor'
     from mmmulti.registry import MODELS
+    assert shipped.model.data_preprocessor.type == 'HostDetDataPreprocessor'
+    # in-place SiLU then, out of place now (the model's own default)
+    for part in ('backbone', 'neck'):
+        assert yard.model[part].act_cfg == dict(type='SiLU', inplace=True)
+        assert 'act_cfg' not in shipped.model[part]
+    from mmengine.registry import init_default_scope
+    init_default_scope('mmmulti')
+    built = {name: MODELS.build(c.model) for name, c in (('shipped', shipped), ('yard', yard))}
+    for name, inplace in (('shipped', False), ('yard', True)):
+        silus = [m for m in built[name].modules() if isinstance(m, torch.nn.SiLU)]
+        assert silus and all(m.inplace is inplace for m in silus)
     walk = MODELS.build(dict(type='StateDictWalkEMA', model=torch.nn.Linear(2, 2),
                              momentum=0.1, gamma=10, update_buffers=True))
     assert walk._owners(torch.nn.Linear(2, 2)) is None  # the state_dict path

@@ -1,4 +1,5 @@
 """YOLOv5-style detector: architecture size, loss by hand, EARL hook, build/predict."""
+import copy
 import math
 import os.path as osp
 
@@ -350,3 +351,29 @@ def test_loss_does_not_depend_on_the_order_of_gts():
     rev = head.loss_by_feat([pred], [gt(boxes[::-1], labels[::-1])], metas)
     for k in fwd:
         assert fwd[k].item() == pytest.approx(rev[k].item(), rel=1e-6), k
+
+
+def test_silu_out_of_place_gives_the_in_place_arithmetic():
+    """The activations are out of place (an in-place SiLU clones its input under
+    autograd anyway); the losses and every gradient equal the in-place model's bit
+    for bit, in the channels-last layout the CPU scales train in."""
+    torch.manual_seed(0)
+    model = build_cfg('yolov5_n.py', num_classes=3)
+    silus = [m for m in model.modules() if isinstance(m, torch.nn.SiLU)]
+    assert silus and not any(m.inplace for m in silus)
+    in_place = copy.deepcopy(model)
+    for m in in_place.modules():
+        if isinstance(m, torch.nn.SiLU):
+            m.inplace = True
+    batch = make_batch(2, 64)
+    grads = []
+    for net in (model, in_place):
+        net.to(memory_format=torch.channels_last).train()
+        data = net.data_preprocessor(copy.deepcopy(batch), True)
+        losses = net.loss(data['inputs'], data['data_samples'])
+        sum(losses.values()).backward()
+        grads.append(([v.detach() for v in losses.values()],
+                      [p.grad for p in net.parameters()]))
+    (loss_a, grad_a), (loss_b, grad_b) = grads
+    assert all(torch.equal(a, b) for a, b in zip(loss_a, loss_b))
+    assert all(torch.equal(a, b) for a, b in zip(grad_a, grad_b))
